@@ -1,0 +1,56 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/registry
+
+export DEBUG ?= 1
+
+.PHONY: install run setup data test test-postgres lint format check worker bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+setup: install
+	$(BIN)/python manage.py migrate --no-input
+	$(MAKE) --no-print-directory data
+	$(BIN)/python manage.py ensure_admin
+
+data: install  ## reference data and demo data, idempotent
+	$(BIN)/python manage.py load_reference
+
+run: setup  ## serve on SQLite at http://127.0.0.1:$(PORT)/
+	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install  ## the whole suite on SQLite
+	$(BIN)/pytest -n 2 -q
+
+test-postgres: install  ## the whole suite on the PostgreSQL at PG_URL (a fresh test database)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py check
+
+worker: install  ## a Celery worker; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)
+	$(BIN)/celery -A config worker -l info
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
