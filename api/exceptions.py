@@ -1,0 +1,16 @@
+"""One error shape for the whole API: {"detail": ...} or field -> messages."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from taxonomy.selectors import UnknownCodes
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, UnknownCodes):
+        exc = exceptions.ValidationError({exc.kind: [str(exc)]})
+    elif isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    return drf_exception_handler(exc, context)

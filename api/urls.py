@@ -1,0 +1,23 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api.views import taxonomy
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("taxonomy/dimensions", taxonomy.DimensionViewSet, basename="dimension")
+router.register("taxonomy/cells", taxonomy.CellViewSet, basename="cell")
+router.register("taxonomy/standards", taxonomy.StandardViewSet, basename="standard")
+
+urlpatterns = [
+    path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
+    path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
+    path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
+    path("taxonomy/gaps/", taxonomy.LandscapeGapsView.as_view(), name="taxonomy-gaps"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
+]

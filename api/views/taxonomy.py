@@ -1,0 +1,132 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import query_data
+from api.serializers import taxonomy as s
+from taxonomy import selectors
+from taxonomy.filters import CellFilterSet, StandardFilterSet
+from taxonomy.models import Cell, Dimension, Standard, StandardCell
+
+
+class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The taxonomy's dimensions, each with its cells."""
+
+    queryset = Dimension.objects.prefetch_related(
+        Prefetch("cells", queryset=Cell.objects.select_related("dimension"))
+    )
+    serializer_class = s.DimensionSerializer
+    lookup_field = "code"
+    pagination_class = None
+    filter_backends = []
+
+
+class CellViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Cell.objects.select_related("dimension").order_by("order")
+    serializer_class = s.CellSerializer
+    filterset_class = CellFilterSet
+    lookup_field = "code"
+    lookup_value_regex = r"[a-z_.]+"
+    pagination_class = None
+    search_fields = ["code", "label", "description"]
+
+
+class StandardViewSet(viewsets.ReadOnlyModelViewSet):
+    """Standards and regulations with the cells they cover."""
+
+    filterset_class = StandardFilterSet
+    lookup_field = "code"
+    search_fields = ["code", "name", "short_name", "summary"]
+    ordering_fields = ["short_name", "year", "jurisdiction"]
+
+    def get_queryset(self):
+        if self.action == "list":
+            return Standard.objects.prefetch_related(
+                "minerals",
+                Prefetch("standard_cells", queryset=StandardCell.objects.select_related("cell")),
+            )
+        return selectors.standards_with_detail()
+
+    def get_serializer_class(self):
+        return s.StandardDetailSerializer if self.action == "retrieve" else s.StandardListSerializer
+
+    def get_object(self):
+        code = self.kwargs["code"]
+        obj = self.get_queryset().filter(code=code).first()
+        if obj is None:
+            raise NotFound(f"No standard with code {code!r}.")
+        return obj
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "retrieve":
+            context["landscape"] = selectors.load_landscape()
+        return context
+
+    @extend_schema(responses=s.MatrixDimensionSerializer(many=True))
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def matrix(self, request, code=None):
+        """The standard's matrix laid out like Figure 2 of the CLEE/NRGI report."""
+        standard = self.get_object()
+        return Response(
+            s.MatrixDimensionSerializer(selectors.standard_matrix(standard), many=True).data
+        )
+
+
+def _validated(request, serializer_class, list_fields=()):
+    serializer = serializer_class(data=query_data(request, list_fields))
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CompareView(APIView):
+    @extend_schema(parameters=[s.CompareQuerySerializer], responses=s.ComparisonSerializer)
+    def get(self, request):
+        """Standards side by side: for each cell, which cover it; pairwise overlaps."""
+        params = _validated(request, s.CompareQuerySerializer, ("standards",))
+        standards = selectors.resolve_standards(params["standards"])
+        comparison = selectors.compare_standards(standards, params["inherited"])
+        return Response(s.ComparisonSerializer(comparison).data)
+
+
+class CoverageView(APIView):
+    @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageResultSerializer)
+    def get(self, request):
+        """Which standards cover a given set of cells (all of them, or any)."""
+        params = _validated(request, s.CoverageQuerySerializer, ("cells",))
+        cells = selectors.resolve_cells(params["cells"])
+        results = selectors.standards_covering(cells, params["match"], params["inherited"])
+        return Response(
+            s.CoverageResultSerializer(
+                {
+                    "cells": [c.code for c in cells],
+                    "match": params["match"],
+                    "inherited": params["inherited"],
+                    "results": results,
+                }
+            ).data
+        )
+
+
+class SetCoverView(APIView):
+    @extend_schema(parameters=[s.SetCoverQuerySerializer], responses=s.SetCoverSerializer)
+    def get(self, request):
+        """The smallest set of standards that together cover the given cells."""
+        params = _validated(request, s.SetCoverQuerySerializer, ("cells", "candidates"))
+        cells = selectors.resolve_cells(params["cells"])
+        candidates = (
+            selectors.resolve_standards(params["candidates"]) if "candidates" in params else None
+        )
+        cover = selectors.minimal_cover(cells, candidates, params["inherited"])
+        return Response(s.SetCoverSerializer(cover).data)
+
+
+class LandscapeGapsView(APIView):
+    @extend_schema(responses=s.CellSerializer(many=True))
+    def get(self, request):
+        """Cells that no standard in the registry covers."""
+        return Response(s.CellSerializer(selectors.uncovered_cells(), many=True).data)

@@ -1,0 +1,92 @@
+"""One FilterSet per model, used by the API and the pages alike.
+
+Codes are checked in the form fields, so a bad value becomes a form error:
+a 400 naming it in the API, a message on the pages.
+"""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from .models import Cell, Mineral, Standard, StandardKind
+
+
+class CellCodesField(forms.CharField):
+    """Comma-separated cell codes; every one must exist."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return []
+        codes = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+        known = set(Cell.objects.filter(code__in=codes).values_list("code", flat=True))
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise forms.ValidationError(f"Unknown cell: {', '.join(unknown)}")
+        return codes
+
+
+class MineralCodeField(forms.CharField):
+    def clean(self, value):
+        value = super().clean(value)
+        if value and not Mineral.objects.filter(code=value).exists():
+            raise forms.ValidationError(f"Unknown mineral: {value}")
+        return value
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CellCodesFilter(django_filters.Filter):
+    field_class = CellCodesField
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MineralFilter(django_filters.Filter):
+    field_class = MineralCodeField
+
+
+class CellFilterSet(django_filters.FilterSet):
+    dimension = django_filters.CharFilter(field_name="dimension__code")
+
+    class Meta:
+        model = Cell
+        fields = ["dimension", "group"]
+
+
+class StandardFilterSet(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=StandardKind.choices)
+    binding = django_filters.BooleanFilter()
+    jurisdiction = django_filters.CharFilter(lookup_expr="iexact")
+    mineral = MineralFilter(
+        method="filter_mineral",
+        help_text="Mineral code; standards with no mineral limit cover every mineral.",
+    )
+    sponsor = CellCodesFilter(
+        method="filter_sponsor",
+        help_text="Sponsor cell codes, e.g. `sponsor.industry_association` (any of them).",
+    )
+    covers = CellCodesFilter(
+        method="filter_covers",
+        help_text="Comma-separated cell codes; standards that cover all of them themselves.",
+    )
+    cahra = django_filters.BooleanFilter()
+    widely_accepted = django_filters.BooleanFilter()
+    multi_stakeholder = django_filters.BooleanFilter()
+    independently_verified = django_filters.BooleanFilter()
+    transparent = django_filters.BooleanFilter()
+    year_min = django_filters.NumberFilter(field_name="year", lookup_expr="gte")
+    year_max = django_filters.NumberFilter(field_name="year", lookup_expr="lte")
+
+    class Meta:
+        model = Standard
+        fields = ["kind", "binding", "jurisdiction", "cahra"]
+
+    def filter_mineral(self, queryset, name, value):
+        return queryset.filter(Q(minerals__code=value) | Q(minerals__isnull=True)).distinct()
+
+    def filter_sponsor(self, queryset, name, value):
+        return queryset.covering_any(value) if value else queryset
+
+    def filter_covers(self, queryset, name, value):
+        return queryset.covering_all(value) if value else queryset

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, Q
+from django_countries import countries
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from .matrix import EXTRACTION_METHODS
+
+
+class Dimension(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=80)
+    question = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Cell(models.Model):
+    """One yes/no question of the matrix, e.g. `implementation.industry.public_reporting`."""
+
+    code = models.CharField(max_length=80, unique=True)
+    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="cells")
+    group = models.CharField(max_length=40, blank=True)
+    group_label = models.CharField(max_length=80, blank=True)
+    label = models.CharField(max_length=120)
+    description = models.CharField(max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        if self.group_label:
+            return f"{self.dimension.label} / {self.group_label} / {self.label}"
+        return f"{self.dimension.label} / {self.label}"
+
+
+class Mineral(models.Model):
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StandardKind(models.TextChoices):
+    LAW = "law_regulation", "Law or regulation"
+    GOVERNMENT_GUIDANCE = "government_guidance", "Government / intergovernmental guidance"
+    INDUSTRY = "industry_initiative", "Industry initiative"
+    MULTI_STAKEHOLDER = "multi_stakeholder_standard", "Multi-stakeholder standard"
+    PUBLIC_PRIVATE = "public_private_initiative", "Public-private initiative"
+
+
+def validate_jurisdiction(value: str) -> None:
+    if value in ("EU", "INT") or value in dict(countries):
+        return
+    raise ValidationError(
+        f"{value!r} is not a jurisdiction: use an ISO 3166-1 alpha-2 code, EU or INT"
+    )
+
+
+class StandardQuerySet(models.QuerySet):
+    def with_cell_count(self) -> StandardQuerySet:
+        return self.annotate(cell_count=Count("standard_cells", distinct=True))
+
+    def covering_all(self, cell_codes: list[str]) -> StandardQuerySet:
+        """Standards whose own cells include every code given (one SQL query)."""
+        codes = set(cell_codes)
+        return self.annotate(
+            _matched=Count("standard_cells", filter=Q(standard_cells__cell__code__in=codes))
+        ).filter(_matched=len(codes))
+
+    def covering_any(self, cell_codes: list[str]) -> StandardQuerySet:
+        return self.filter(standard_cells__cell__code__in=set(cell_codes)).distinct()
+
+
+class Standard(models.Model):
+    CRITERIA = ("widely_accepted", "multi_stakeholder", "independently_verified", "transparent")
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=255)
+    short_name = models.CharField(max_length=60)
+    kind = models.CharField(max_length=40, choices=StandardKind.choices)
+    jurisdiction = models.CharField(
+        max_length=3,
+        validators=[validate_jurisdiction],
+        help_text="ISO 3166-1 alpha-2 country code, EU, or INT for international",
+    )
+    year = models.PositiveSmallIntegerField()
+    url = models.URLField(max_length=500, blank=True)
+    binding = models.BooleanField(help_text="Legally binding on those in scope")
+    summary = models.TextField(blank=True)
+
+    # Scope in detail: no minerals means every mineral.
+    minerals = models.ManyToManyField(Mineral, blank=True, related_name="standards")
+    covers_industrial = models.BooleanField(default=True)
+    covers_artisanal = models.BooleanField(default=True)
+    covers_recycled = models.BooleanField(default=False)
+    countries = CountryField(multiple=True, blank=True)
+    cahra = models.BooleanField(
+        "targets conflict-affected and high-risk areas",
+        default=False,
+    )
+    scope_note = models.TextField(blank=True)
+
+    # The report's four criteria for a standard fit for universal adherence.
+    widely_accepted = models.BooleanField(default=False)
+    widely_accepted_basis = models.CharField(max_length=300, blank=True)
+    multi_stakeholder = models.BooleanField(default=False)
+    multi_stakeholder_basis = models.CharField(max_length=300, blank=True)
+    independently_verified = models.BooleanField(default=False)
+    independently_verified_basis = models.CharField(max_length=300, blank=True)
+    transparent = models.BooleanField(default=False)
+    transparent_basis = models.CharField(max_length=300, blank=True)
+
+    sources = models.JSONField(default=list, blank=True)
+    cells = models.ManyToManyField(Cell, through="StandardCell", related_name="standards")
+
+    history = HistoricalRecords()
+    objects = StandardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["short_name"]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+    @property
+    def extraction_methods(self) -> list[str]:
+        flags = {
+            "industrial": self.covers_industrial,
+            "artisanal": self.covers_artisanal,
+            "recycled": self.covers_recycled,
+        }
+        return [code for code, _ in EXTRACTION_METHODS if flags[code]]
+
+    @property
+    def criteria_met(self) -> int:
+        return sum(bool(getattr(self, name)) for name in self.CRITERIA)
+
+
+class StandardCell(models.Model):
+    """A standard covers a cell; the clause and basis say where that judgement comes from."""
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="standard_cells")
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="standard_cells")
+    clause = models.CharField(max_length=200, blank=True)
+    basis = models.CharField(max_length=500, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["standard", "cell"], name="uniq_standard_cell")
+        ]
+        ordering = ["cell__order"]
+
+    def __str__(self) -> str:
+        return f"{self.standard} covers {self.cell.code}"
+
+
+class LinkKind(models.TextChoices):
+    INCORPORATES = "incorporates", "Incorporates (directly)"
+    REFERENCES = "references", "References (partially)"
+
+
+class StandardLink(models.Model):
+    """Directional: `source` incorporates or references `target`."""
+
+    source = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=20, choices=LinkKind.choices)
+    note = models.CharField(max_length=300, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="uniq_standard_link"),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="standard_link_not_self"
+            ),
+        ]
+        ordering = ["source__short_name", "kind", "target__short_name"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.kind} {self.target}"
+
+    def clean(self) -> None:
+        if self.source_id and self.source_id == self.target_id:
+            raise ValidationError("A standard cannot link to itself.")

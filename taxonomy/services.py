@@ -1,0 +1,274 @@
+"""Writes to the taxonomy: syncing the matrix and loading the reference standards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+from django.db import transaction
+
+from .matrix import ALL_CELL_CODES, EXTRACTION_METHODS, MATRIX, MINERALS
+from .models import (
+    Cell,
+    Dimension,
+    LinkKind,
+    Mineral,
+    Standard,
+    StandardCell,
+    StandardKind,
+    StandardLink,
+)
+
+STANDARDS_FILE = Path(__file__).resolve().parent / "data" / "standards.yaml"
+
+_criterion = {
+    "type": "object",
+    "required": ["value", "basis"],
+    "additionalProperties": False,
+    "properties": {"value": {"type": "boolean"}, "basis": {"type": "string", "minLength": 1}},
+}
+
+STANDARDS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "code",
+            "name",
+            "short_name",
+            "kind",
+            "jurisdiction",
+            "year",
+            "url",
+            "binding",
+            "summary",
+            "scope",
+            "criteria",
+            "cells",
+            "sources",
+        ],
+        "properties": {
+            "code": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+            "name": {"type": "string", "minLength": 1},
+            "short_name": {"type": "string", "minLength": 1, "maxLength": 60},
+            "kind": {"enum": list(StandardKind.values)},
+            "jurisdiction": {"type": "string", "pattern": "^([A-Z]{2}|INT)$"},
+            "year": {"type": "integer", "minimum": 1900, "maximum": 2100},
+            "url": {"type": "string"},
+            "binding": {"type": "boolean"},
+            "summary": {"type": "string"},
+            "scope": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["minerals", "extraction_methods", "countries", "cahra", "note"],
+                "properties": {
+                    "minerals": {
+                        "type": "array",
+                        "items": {"enum": [code for code, _ in MINERALS]},
+                    },
+                    "extraction_methods": {
+                        "type": "array",
+                        "items": {"enum": [code for code, _ in EXTRACTION_METHODS]},
+                    },
+                    "countries": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                    },
+                    "cahra": {"type": "boolean"},
+                    "note": {"type": "string"},
+                },
+            },
+            "criteria": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": list(Standard.CRITERIA),
+                "properties": dict.fromkeys(Standard.CRITERIA, _criterion),
+            },
+            "cells": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"enum": list(ALL_CELL_CODES)},
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["clause", "basis"],
+                    "properties": {"clause": {"type": "string"}, "basis": {"type": "string"}},
+                },
+            },
+            "links": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["target", "kind"],
+                    "properties": {
+                        "target": {"type": "string"},
+                        "kind": {"enum": list(LinkKind.values)},
+                        "note": {"type": "string"},
+                    },
+                },
+            },
+            "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        },
+    },
+}
+
+
+class ReferenceDataError(ValueError):
+    pass
+
+
+def validate_standards_document(document) -> None:
+    """Reject the whole file, listing every problem, before anything is written."""
+    validator = jsonschema.Draft202012Validator(STANDARDS_SCHEMA)
+    problems = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+    if not problems:
+        codes = [entry["code"] for entry in document]
+        duplicates = {code for code in codes if codes.count(code) > 1}
+        problems += [f"duplicate standard code {code!r}" for code in sorted(duplicates)]
+        for entry in document:
+            cells = entry["cells"]
+            scope = [c for c in cells if c.startswith("scope.")]
+            if len(scope) != 1:
+                problems.append(f"{entry['code']}: needs exactly one scope cell, has {scope}")
+            if not any(c.startswith("sponsor.") for c in cells):
+                problems.append(f"{entry['code']}: needs at least one sponsor cell")
+            for link in entry.get("links", []):
+                if link["target"] not in codes:
+                    problems.append(f"{entry['code']}: link to unknown standard {link['target']!r}")
+                if link["target"] == entry["code"]:
+                    problems.append(f"{entry['code']}: links to itself")
+    if problems:
+        raise ReferenceDataError("standards reference data is invalid:\n  " + "\n  ".join(problems))
+
+
+def _upsert(model, lookup: dict, values: dict):
+    """update_or_create that saves only when a value differs, so reloading
+    unchanged reference data writes nothing (and adds no history rows)."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        return model.objects.create(**lookup, **values), True
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if changed:
+        for name in changed:
+            setattr(obj, name, values[name])
+        obj.save(update_fields=changed)
+    return obj, bool(changed)
+
+
+@dataclass
+class LoadReport:
+    cells: int
+    standards: int
+    standard_cells: int
+    links: int
+
+
+@transaction.atomic
+def sync_matrix() -> int:
+    """Create or update every dimension and cell from `matrix.MATRIX`."""
+    order = 0
+    for dim_order, dim in enumerate(MATRIX):
+        dimension, _ = _upsert(
+            Dimension,
+            {"code": dim.code},
+            {"label": dim.label, "question": dim.question, "order": dim_order},
+        )
+        for group in dim.groups:
+            for cell in group.cells:
+                order += 1
+                _upsert(
+                    Cell,
+                    {"code": cell.code},
+                    {
+                        "dimension": dimension,
+                        "group": group.code,
+                        "group_label": group.label,
+                        "label": cell.label,
+                        "description": cell.description,
+                        "order": order,
+                    },
+                )
+    for code, name in MINERALS:
+        _upsert(Mineral, {"code": code}, {"name": name})
+    return order
+
+
+@transaction.atomic
+def load_standards(path: Path = STANDARDS_FILE) -> LoadReport:
+    """Load the reference standards idempotently: the file is the truth for them.
+
+    Standards not in the file (added by users in the admin) are left alone.
+    """
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    validate_standards_document(document)
+    cell_count = sync_matrix()
+    cells = {c.code: c for c in Cell.objects.all()}
+    minerals = {m.code: m for m in Mineral.objects.all()}
+
+    standards: dict[str, Standard] = {}
+    for entry in document:
+        scope, criteria = entry["scope"], entry["criteria"]
+        methods = set(scope["extraction_methods"])
+        defaults = {
+            "name": entry["name"],
+            "short_name": entry["short_name"],
+            "kind": entry["kind"],
+            "jurisdiction": entry["jurisdiction"],
+            "year": entry["year"],
+            "url": entry["url"],
+            "binding": entry["binding"],
+            "summary": entry["summary"].strip(),
+            "covers_industrial": "industrial" in methods,
+            "covers_artisanal": "artisanal" in methods,
+            "covers_recycled": "recycled" in methods,
+            "countries": scope["countries"],
+            "cahra": scope["cahra"],
+            "scope_note": scope["note"].strip(),
+            "sources": entry["sources"],
+        }
+        for name in Standard.CRITERIA:
+            defaults[name] = criteria[name]["value"]
+            defaults[f"{name}_basis"] = criteria[name]["basis"].strip()
+        standard, _ = _upsert(Standard, {"code": entry["code"]}, defaults)
+        standard.minerals.set([minerals[m] for m in scope["minerals"]])
+        standards[standard.code] = standard
+
+        wanted = entry["cells"]
+        StandardCell.objects.filter(standard=standard).exclude(cell__code__in=wanted).delete()
+        existing = {sc.cell.code: sc for sc in standard.standard_cells.select_related("cell")}
+        for code, judgement in wanted.items():
+            link = existing.get(code) or StandardCell(standard=standard, cell=cells[code])
+            if link.pk is None or (link.clause, link.basis) != (
+                judgement["clause"],
+                judgement["basis"],
+            ):
+                link.clause, link.basis = judgement["clause"], judgement["basis"]
+                link.save()
+
+    link_count = 0
+    for entry in document:
+        source = standards[entry["code"]]
+        keep = []
+        for link in entry.get("links", []):
+            obj, _ = _upsert(
+                StandardLink,
+                {"source": source, "target": standards[link["target"]], "kind": link["kind"]},
+                {"note": link.get("note", "")},
+            )
+            keep.append(obj.pk)
+            link_count += 1
+        StandardLink.objects.filter(source=source).exclude(pk__in=keep).delete()
+
+    return LoadReport(
+        cells=cell_count,
+        standards=len(standards),
+        standard_cells=sum(len(e["cells"]) for e in document),
+        links=link_count,
+    )

@@ -1,0 +1,22 @@
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from taxonomy.services import load_standards
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The reference taxonomy is loaded once per test database; tests roll back over it."""
+    with django_db_blocker.unblock():
+        load_standards()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_superuser("root", "root@example.org", "pw-root-123")
