@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Cell, Dimension, Mineral, Standard, StandardCell, StandardLink
@@ -61,6 +62,7 @@ class StandardLinkInline(admin.TabularInline):
 @admin.register(Standard)
 class StandardAdmin(SimpleHistoryAdmin):
     form = StandardAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["short_name", "name", "kind", "jurisdiction", "year", "binding", "criteria_met"]
     list_filter = ["kind", "binding", "jurisdiction", "cahra", "independently_verified", "minerals"]
     search_fields = ["code", "name", "short_name", "summary"]

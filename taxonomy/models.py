@@ -77,12 +77,20 @@ class StandardQuerySet(models.QuerySet):
     def covering_all(self, cell_codes: list[str]) -> StandardQuerySet:
         """Standards whose own cells include every code given (one SQL query)."""
         codes = set(cell_codes)
-        return self.annotate(
-            _matched=Count("standard_cells", filter=Q(standard_cells__cell__code__in=codes))
-        ).filter(_matched=len(codes))
+        return (
+            self.annotate(
+                _matched=Count("standard_cells", filter=Q(standard_cells__cell__code__in=codes))
+            )
+            .filter(_matched=len(codes))
+            .order_by("short_name")
+        )
 
     def covering_any(self, cell_codes: list[str]) -> StandardQuerySet:
-        return self.filter(standard_cells__cell__code__in=set(cell_codes)).distinct()
+        return (
+            self.filter(standard_cells__cell__code__in=set(cell_codes))
+            .distinct()
+            .order_by("short_name")
+        )
 
 
 class Standard(models.Model):

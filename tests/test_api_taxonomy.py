@@ -52,7 +52,7 @@ def test_endpoints_run_a_fixed_number_of_queries_whatever_the_number_of_standard
     assert count_queries(api, url) == before
 
 
-def test_standard_list_costs_three_queries(api):
+def test_standard_list_costs_four_queries(api):
     # count, standards page, minerals prefetch, standard_cells+cell prefetch
     assert count_queries(api, "/api/taxonomy/standards/") == 4
 
@@ -212,3 +212,9 @@ def test_openapi_schema_and_local_docs_are_served(api):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn.jsdelivr" not in docs.content  # served locally by the sidecar
+
+
+def test_openapi_schema_is_valid_and_has_no_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
