@@ -20,8 +20,27 @@ from .models import Cell, Dimension, LinkKind, Standard, StandardCell, StandardL
 # Coverage flows through "incorporates" for what a standard requires (content,
 # implementation, application) but not for what it is (participants, scope,
 # enforcement, sponsor): RMAP incorporating the OECD Guidance does not make
-# the OECD its sponsor or governments its participants.
+# the OECD its sponsor or governments its participants. Implementation cells
+# flow only for participant groups the incorporating standard itself covers:
+# an industry scheme takes on the Guidance's industry steps, not what the
+# Guidance asks of governments.
 INHERITED_DIMENSIONS = frozenset({"content", "implementation", "application"})
+_IMPLEMENTATION_GROUP_PARTICIPANTS = {
+    "government": ("participants.government.",),
+    "industry": ("participants.industry.", "participants.investors."),
+    "civil_society": ("participants.civil_society.",),
+}
+
+
+def is_inheritable(code: str, own: set[str]) -> bool:
+    """Whether a standard with cells `own` takes on `code` from one it incorporates."""
+    dimension = code.split(".", 1)[0]
+    if dimension not in INHERITED_DIMENSIONS:
+        return False
+    if dimension == "implementation":
+        prefixes = _IMPLEMENTATION_GROUP_PARTICIPANTS[code.split(".")[1]]
+        return any(cell.startswith(prefixes) for cell in own)
+    return True
 
 
 class UnknownCodes(ValueError):
@@ -95,12 +114,8 @@ class Landscape:
 def load_landscape(standards: Iterable[Standard] | None = None) -> Landscape:
     all_standards = {s.id: s for s in Standard.objects.all()}
     own: dict[int, set[str]] = defaultdict(set)
-    dimension_of: dict[str, str] = {}
-    for standard_id, code, dimension in StandardCell.objects.values_list(
-        "standard_id", "cell__code", "cell__dimension__code"
-    ):
+    for standard_id, code in StandardCell.objects.values_list("standard_id", "cell__code"):
         own[standard_id].add(code)
-        dimension_of[code] = dimension
     edges = StandardLink.objects.filter(kind=LinkKind.INCORPORATES).values_list(
         "source_id", "target_id"
     )
@@ -109,7 +124,7 @@ def load_landscape(standards: Iterable[Standard] | None = None) -> Landscape:
         gained: dict[str, list[int]] = defaultdict(list)
         for ancestor in sorted(ancestors):
             for code in own.get(ancestor, ()):
-                if dimension_of[code] in INHERITED_DIMENSIONS and code not in own[standard_id]:
+                if code not in own[standard_id] and is_inheritable(code, own[standard_id]):
                     gained[code].append(ancestor)
         inherited[standard_id] = dict(gained)
     cells = list(Cell.objects.select_related("dimension").order_by("dimension__order", "order"))

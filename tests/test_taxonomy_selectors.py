@@ -25,7 +25,9 @@ def test_incorporating_a_standard_inherits_what_it_requires_but_not_what_it_is()
             "participants.government.national",
         ]
     )
-    scheme = make_standard(["content.human_rights", "sponsor.industry_association"])
+    scheme = make_standard(
+        ["content.human_rights", "sponsor.industry_association", "participants.industry.mining"]
+    )
     link(scheme, base)
     landscape = selectors.load_landscape()
     covered = landscape.covered(scheme.id)
@@ -38,6 +40,22 @@ def test_incorporating_a_standard_inherits_what_it_requires_but_not_what_it_is()
     assert "sponsor.state_direct" not in covered
     assert "participants.government.national" not in covered
     assert "content.violent_conflict" not in landscape.covered(scheme.id, with_inherited=False)
+
+
+def test_implementation_is_inherited_only_for_groups_the_standard_itself_covers():
+    guidance = make_standard(
+        [
+            "implementation.government.oversight",
+            "implementation.industry.public_reporting",
+            "implementation.civil_society.training_partnership",
+        ]
+    )
+    scheme = make_standard(["participants.industry.refining"])
+    link(scheme, guidance)
+    covered = selectors.load_landscape().covered(scheme.id)
+    assert "implementation.industry.public_reporting" in covered
+    assert "implementation.government.oversight" not in covered
+    assert "implementation.civil_society.training_partnership" not in covered
 
 
 def test_incorporation_is_transitive_and_survives_a_cycle():
