@@ -4,11 +4,19 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from registry.services import Conflict
 from taxonomy.selectors import UnknownCodes
 
 
+class ConflictError(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, UnknownCodes):
+    if isinstance(exc, Conflict):
+        exc = ConflictError(str(exc))
+    elif isinstance(exc, UnknownCodes):
         exc = exceptions.ValidationError({exc.kind: [str(exc)]})
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.views import taxonomy
+from api.views import registry, taxonomy
 
 app_name = "api"
 
@@ -10,12 +10,18 @@ router = DefaultRouter()
 router.register("taxonomy/dimensions", taxonomy.DimensionViewSet, basename="dimension")
 router.register("taxonomy/cells", taxonomy.CellViewSet, basename="cell")
 router.register("taxonomy/standards", taxonomy.StandardViewSet, basename="standard")
+router.register("registry/organisations", registry.OrganisationViewSet, basename="organisation")
+router.register("registry/companies", registry.CompanyViewSet, basename="company")
+router.register("registry/facilities", registry.FacilityViewSet, basename="facility")
+router.register("registry/mines", registry.MinedSourceViewSet, basename="mine")
+router.register("registry/attestations", registry.AttestationViewSet, basename="attestation")
 
 urlpatterns = [
     path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
     path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
     path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
     path("taxonomy/gaps/", taxonomy.LandscapeGapsView.as_view(), name="taxonomy-gaps"),
+    path("registry/sector-gaps/", registry.SectorGapsView.as_view(), name="sector-gaps"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -153,6 +153,10 @@ STORAGES = {
     },
 }
 
+# Evidence files attached to attestations.
+EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 # --- Security (production) ------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
@@ -190,6 +194,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CountryEnum": "django_countries.countries",
+        "AttestationStatusEnum": "registry.models.Attestation.Status",
+        "OrganisationKindEnum": "registry.models.Organisation.Kind",
+        "FacilityKindEnum": "registry.models.Facility.Kind",
+        "StandardKindEnum": "taxonomy.models.StandardKind",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,447 @@
+"""Companies, their sites, mines, organisations and the attestations they log."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from taxonomy.models import Cell, Mineral, Standard
+
+from .querysets import AttestationQuerySet
+
+STAGE_CELLS = Q(dimension__code="application")
+
+
+class Organisation(models.Model):
+    """Who logs and reads data: a company's compliance team, an NGO, an auditor..."""
+
+    class Kind(models.TextChoices):
+        COMPANY = "company", "Company"
+        NGO = "ngo", "NGO / civil society"
+        AUDITOR = "auditor", "Auditor / verifier"
+        REGULATOR = "regulator", "Regulator / authority"
+        RESEARCH = "research", "Research"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    company = models.OneToOneField(
+        "Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="organisation"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
+        REVIEWER = "reviewer", "Reviewer"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=30, choices=Role.choices, default=Role.VIEWER)
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation} ({self.role})"
+
+
+LEI_RE = re.compile(r"^[A-Z0-9]{18}[0-9]{2}$")
+CID_RE = re.compile(r"^CID\d{6}$")
+
+
+def validate_lei(value: str) -> None:
+    """ISO 17442: 20 characters, ISO 7064 mod 97-10 check digits."""
+    if not LEI_RE.match(value):
+        raise ValidationError(f"{value!r} is not an LEI (20 characters, A-Z and 0-9)")
+    digits = "".join(str(int(ch, 36)) for ch in value)
+    if int(digits) % 97 != 1:
+        raise ValidationError(f"{value!r} fails the LEI check digits")
+
+
+def validate_cid(value: str) -> None:
+    if not CID_RE.match(value):
+        raise ValidationError(f"{value!r} is not an RMI smelter/refiner ID (CID + 6 digits)")
+
+
+class Company(models.Model):
+    legal_name = models.CharField(max_length=255)
+    aliases = models.JSONField(default=list, blank=True)
+    country = CountryField()
+    lei = models.CharField(
+        "LEI", max_length=20, blank=True, validators=[validate_lei], db_index=True
+    )
+    stages = models.ManyToManyField(
+        Cell,
+        blank=True,
+        limit_choices_to=STAGE_CELLS,
+        related_name="companies",
+        help_text="Supply-chain stages the company works in",
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subsidiaries"
+    )
+    state_owner = CountryField(
+        blank=True, help_text="State that owns or controls the company, if any"
+    )
+    state_ownership_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    website = models.URLField(blank=True)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["legal_name"]
+        verbose_name_plural = "companies"
+        constraints = [
+            models.UniqueConstraint(fields=["lei"], condition=~Q(lei=""), name="uniq_company_lei"),
+            models.CheckConstraint(
+                condition=Q(state_ownership_pct__isnull=True)
+                | Q(state_ownership_pct__gte=0, state_ownership_pct__lte=100),
+                name="company_state_share_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+
+class CompanyIdentifier(models.Model):
+    """Other identifiers: RMI smelter/refiner IDs, national registry numbers."""
+
+    class Scheme(models.TextChoices):
+        RMI_CID = "rmi_cid", "RMI smelter/refiner ID"
+        NATIONAL = "national", "National company registry"
+        TAX = "tax", "Tax identifier"
+        OTHER = "other", "Other"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="identifiers")
+    scheme = models.CharField(max_length=20, choices=Scheme.choices)
+    issuer = models.CharField(max_length=60, blank=True, help_text="e.g. the national registry")
+    value = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "issuer", "value"], name="uniq_company_identifier"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}"
+
+    def clean(self) -> None:
+        if self.scheme == self.Scheme.RMI_CID:
+            validate_cid(self.value)
+
+
+class Feedstock(models.TextChoices):
+    VIRGIN = "virgin", "Virgin (mined) feedstock"
+    RECYCLED = "recycled", "Recycled feedstock"
+    BOTH = "both", "Both (dual feedstock)"
+
+
+class Facility(models.Model):
+    class Kind(models.TextChoices):
+        MINE = "mine", "Mine"
+        SMELTER_REFINER = "smelter_refiner", "Smelter / refiner"
+        CATHODE = "cathode", "Cathode / precursor plant"
+        CELL = "cell", "Cell plant"
+        PACK = "pack", "Pack / battery assembly plant"
+        VEHICLE = "vehicle", "Vehicle plant"
+        RECYCLING = "recycling", "Recycling plant"
+        BLACK_MASS = "black_mass", "Black-mass plant"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="facilities")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    country = CountryField()
+    region = models.CharField(max_length=120, blank=True)
+    stage = models.ForeignKey(
+        Cell, on_delete=models.PROTECT, limit_choices_to=STAGE_CELLS, related_name="facilities"
+    )
+    minerals = models.ManyToManyField(Mineral, blank=True, related_name="facilities")
+    feedstock = models.CharField(max_length=10, choices=Feedstock.choices, default=Feedstock.VIRGIN)
+    rmi_cid = models.CharField(
+        "RMI facility ID", max_length=9, blank=True, validators=[validate_cid]
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["company__legal_name", "name"]
+        verbose_name_plural = "facilities"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.company})"
+
+
+class MinedSource(models.Model):
+    """A mine, or recycled black mass treated as an urban mine."""
+
+    class Method(models.TextChoices):
+        INDUSTRIAL = "industrial", "Industrial (large-scale)"
+        ARTISANAL = "artisanal", "Artisanal and small-scale"
+        BRINE = "brine", "Brine"
+        HARD_ROCK = "hard_rock", "Hard rock"
+        BLACK_MASS = "black_mass", "Recycled black mass (urban mine)"
+
+    name = models.CharField(max_length=200)
+    minerals = models.ManyToManyField(Mineral, related_name="mined_sources")
+    country = CountryField()
+    region = models.CharField(max_length=120, blank=True)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    cahra = models.BooleanField("in a conflict-affected or high-risk area", default=False)
+    cahra_basis = models.CharField(max_length=300, blank=True)
+    operator = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="operated_mines"
+    )
+    owners = models.ManyToManyField(Company, through="MineOwnership", related_name="owned_mines")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_artisanal(self) -> bool:
+        return self.method == self.Method.ARTISANAL
+
+    @property
+    def is_recycled(self) -> bool:
+        return self.method == self.Method.BLACK_MASS
+
+    def clean(self) -> None:
+        if self.cahra and not self.cahra_basis:
+            raise ValidationError(
+                {"cahra_basis": "Say why the area is conflict-affected or high-risk."}
+            )
+
+
+class MineOwnership(models.Model):
+    mine = models.ForeignKey(MinedSource, on_delete=models.CASCADE, related_name="ownerships")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="mine_stakes")
+    share_pct = models.DecimalField(max_digits=5, decimal_places=2)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mine", "company"], name="uniq_mine_owner"),
+            models.CheckConstraint(
+                condition=Q(share_pct__gt=0, share_pct__lte=100), name="mine_share_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company} {self.share_pct}% of {self.mine}"
+
+
+class Attestation(models.Model):
+    """A company's (or facility's) adherence to a standard, logged by an organisation."""
+
+    class Type(models.TextChoices):
+        SELF_DECLARATION = "self_declaration", "Self-declaration"
+        MEMBERSHIP = "membership", "Membership"
+        THIRD_PARTY_AUDIT = "third_party_audit", "Third-party audit"
+        CERTIFICATION = "certification", "Certification"
+        REGULATORY_FILING = "regulatory_filing", "Regulatory filing"
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        UNDER_REVIEW = "under_review", "Under review"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", "Private to the logging organisation"
+        SHARED = "shared", "Shared with named organisations"
+        PUBLIC = "public", "Public"
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="attestations")
+    standard = models.ForeignKey(Standard, on_delete=models.PROTECT, related_name="attestations")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    minerals = models.ManyToManyField(Mineral, blank=True, related_name="attestations")
+    facilities = models.ManyToManyField(Facility, blank=True, related_name="attestations")
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+    verifier = models.ForeignKey(
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="verified_attestations",
+    )
+    verifier_name = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="Certificate or report number"
+    )
+    notes = models.TextField(blank=True)
+
+    owner = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="logged_attestations"
+    )
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    shared_with = models.ManyToManyField(
+        Organisation, blank=True, related_name="attestations_shared_with_me"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic locking: an update naming an older version is refused (409).
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords()
+    objects = AttestationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-valid_from", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="attestation_valid_range",
+            )
+        ]
+        indexes = [models.Index(fields=["company", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.company} · {self.standard} ({self.get_type_display()}, {self.status})"
+
+
+class StatusChange(models.Model):
+    """Every status an attestation has had, so coverage can be asked as of any date."""
+
+    attestation = models.ForeignKey(
+        Attestation, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, choices=Attestation.Status.choices)
+    effective = models.DateField(help_text="Date from which the new status holds")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["effective", "id"]
+        indexes = [models.Index(fields=["attestation", "effective"])]
+
+    def __str__(self) -> str:
+        return f"{self.attestation_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+def evidence_path(instance: Evidence, filename: str) -> str:
+    return f"evidence/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Evidence(models.Model):
+    attestation = models.ForeignKey(Attestation, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(upload_to=evidence_path)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name_plural = "evidence"
+        constraints = [
+            models.UniqueConstraint(fields=["attestation", "sha256"], name="uniq_evidence_file")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
+
+
+class ExpectationProfile(models.Model):
+    """What coverage is expected of a company: a default, and extras per stage."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    stage = models.ForeignKey(
+        Cell,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        limit_choices_to=STAGE_CELLS,
+        related_name="+",
+        help_text="Empty: applies to every company",
+    )
+    include_own_stages = models.BooleanField(
+        default=False, help_text="Also expect the application cells of the company's own stages"
+    )
+    description = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Expectation(models.Model):
+    class Mode(models.TextChoices):
+        ALL = "all", "Every cell"
+        ANY = "any", "At least one cell"
+
+    profile = models.ForeignKey(
+        ExpectationProfile, on_delete=models.CASCADE, related_name="expectations"
+    )
+    code = models.SlugField(max_length=60)
+    label = models.CharField(max_length=200)
+    mode = models.CharField(max_length=3, choices=Mode.choices, default=Mode.ALL)
+    cells = models.ManyToManyField(Cell, related_name="+")
+
+    class Meta:
+        ordering = ["profile", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "code"], name="uniq_expectation_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.label

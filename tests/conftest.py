@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from registry.reference import load_expectation_profiles
 from taxonomy.services import load_standards
 
 
@@ -10,6 +11,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """The reference taxonomy is loaded once per test database; tests roll back over it."""
     with django_db_blocker.unblock():
         load_standards()
+        load_expectation_profiles()
+
+
+@pytest.fixture(autouse=True)
+def test_settings(settings, tmp_path):
+    """Evidence files go to a per-test folder; passwords hash fast."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

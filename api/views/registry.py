@@ -1,0 +1,288 @@
+from django.db.models import Count, Prefetch
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import query_data
+from api.permissions import DataKeeperOrReadOnly
+from api.serializers import registry as s
+from registry import selectors, services
+from registry.filters import (
+    AttestationFilterSet,
+    CompanyFilterSet,
+    FacilityFilterSet,
+    MinedSourceFilterSet,
+)
+from registry.models import (
+    Attestation,
+    Company,
+    Evidence,
+    Facility,
+    MinedSource,
+    MineOwnership,
+    Organisation,
+    StatusChange,
+)
+from registry.querysets import Requester
+from taxonomy.selectors import resolve_cells
+
+
+def requester(request) -> Requester:
+    return Requester.for_user(request.user)
+
+
+class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Organisation.objects.order_by("name")
+    serializer_class = s.OrganisationSerializer
+    filterset_fields = ["kind"]
+    search_fields = ["name"]
+
+
+class CompanyViewSet(viewsets.ModelViewSet):
+    """Companies along the chain. `coverage` answers what a company covers and lacks."""
+
+    queryset = (
+        Company.objects.prefetch_related("stages", "identifiers")
+        .annotate(facility_count=Count("facilities", distinct=True))
+        .order_by("legal_name")
+    )
+    serializer_class = s.CompanySerializer
+    filterset_class = CompanyFilterSet
+    permission_classes = [DataKeeperOrReadOnly]
+    search_fields = ["legal_name", "aliases", "lei", "identifiers__value"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageSerializer)
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def coverage(self, request, pk=None):
+        """Covered cells, gaps per dimension, standards that close them, and the grade,
+        counting only the attestations you may see, on `as_of` (default today)."""
+        company = self.get_object()
+        params = s.CoverageQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        coverage = selectors.company_coverage(
+            company, requester(request), params.validated_data.get("as_of")
+        )
+        return Response(s.CoverageSerializer(coverage).data)
+
+
+class FacilityViewSet(viewsets.ModelViewSet):
+    queryset = Facility.objects.select_related("stage").prefetch_related("minerals")
+    serializer_class = s.FacilitySerializer
+    filterset_class = FacilityFilterSet
+    permission_classes = [DataKeeperOrReadOnly]
+    search_fields = ["name", "region", "company__legal_name"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class MinedSourceViewSet(viewsets.ModelViewSet):
+    queryset = MinedSource.objects.prefetch_related(
+        "minerals",
+        Prefetch("ownerships", queryset=MineOwnership.objects.select_related("company")),
+    ).order_by("name")
+    serializer_class = s.MinedSourceSerializer
+    filterset_class = MinedSourceFilterSet
+    permission_classes = [DataKeeperOrReadOnly]
+    search_fields = ["name", "region"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class AttestationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Attestations you may see: public ones, your organisation's, and those shared with it.
+
+    Not deletable: an attestation ends by being revoked or expiring, and every change
+    is kept (`history`)."""
+
+    filterset_class = AttestationFilterSet
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    search_fields = ["reference", "company__legal_name", "standard__short_name"]
+    ordering_fields = ["valid_from", "valid_until", "updated_at"]
+
+    def get_queryset(self):
+        return (
+            Attestation.objects.visible_to(requester(self.request))
+            .select_related("standard", "submitted_by", "reviewed_by")
+            .prefetch_related(
+                "minerals",
+                "facilities",
+                "shared_with",
+                "evidence",
+                Prefetch("status_changes", queryset=StatusChange.objects.select_related("by")),
+            )
+            .order_by("-valid_from", "id")
+        )
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return s.AttestationWriteSerializer
+        return s.AttestationSerializer
+
+    def _read(self, attestation, code=status.HTTP_200_OK):
+        fresh = self.get_queryset().get(pk=attestation.pk)
+        return Response(
+            s.AttestationSerializer(fresh, context={"request": self.request}).data, status=code
+        )
+
+    @extend_schema(request=s.AttestationWriteSerializer, responses={201: s.AttestationSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = s.AttestationWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        owner = data.pop("owner", None)
+        attestation = services.attestation_create(
+            user=request.user,
+            owner_id=owner.pk if owner else None,
+            minerals=data.pop("minerals", []),
+            facilities=data.pop("facilities", []),
+            shared_with=data.pop("shared_with", []),
+            **data,
+        )
+        return self._read(attestation, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AttestationWriteSerializer, responses=s.AttestationSerializer)
+    def update(self, request, *args, **kwargs):
+        attestation = self.get_object()
+        serializer = s.AttestationWriteSerializer(
+            attestation, data=request.data, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version = data.pop("version", None)
+        if_match = request.headers.get("If-Match", "").strip('"W/')
+        if version is None and if_match.isdigit():
+            version = int(if_match)
+        attestation = services.attestation_update(
+            attestation=attestation, user=request.user, expected_version=version, **data
+        )
+        return self._read(attestation)
+
+    @extend_schema(request=s.TransitionSerializer, responses=s.AttestationSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        """Move to another status: submitted → under_review → verified | rejected;
+        verified → suspended | revoked | expired; suspended → verified | revoked;
+        rejected → submitted. Anything else is a 409."""
+        attestation = self.get_object()
+        serializer = s.TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        attestation = services.attestation_transition(
+            attestation=attestation,
+            to_status=data["to"],
+            user=request.user,
+            reason=data["reason"],
+            effective=data.get("effective"),
+        )
+        return self._read(attestation)
+
+    @extend_schema(
+        methods=["post"],
+        request={"multipart/form-data": s.EvidenceUploadSerializer},
+        responses={201: s.EvidenceSerializer},
+    )
+    @extend_schema(methods=["get"], responses=s.EvidenceSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[parsers.MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def evidence(self, request, pk=None):
+        """List evidence, or upload a file (PDF, PNG, JPEG, XLSX, CSV, TXT; size limited).
+        Its SHA-256, size and type are kept."""
+        attestation = self.get_object()
+        if request.method == "GET":
+            return Response(
+                s.EvidenceSerializer(
+                    attestation.evidence.all(), many=True, context={"request": request}
+                ).data
+            )
+        upload = s.EvidenceUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        evidence = services.evidence_add(
+            attestation=attestation, user=request.user, upload=upload.validated_data["file"]
+        )
+        return Response(
+            s.EvidenceSerializer(evidence, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(
+        detail=True,
+        url_path=r"evidence/(?P<evidence_id>\d+)",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def download(self, request, pk=None, evidence_id=None):
+        """Download one evidence file, if you may see its attestation."""
+        attestation = self.get_object()
+        evidence = get_object_or_404(Evidence, pk=evidence_id, attestation=attestation)
+        response = FileResponse(
+            evidence.file.open("rb"),
+            content_type=evidence.content_type,
+            as_attachment=True,
+            filename=evidence.filename,
+        )
+        response["Digest"] = f"sha-256={evidence.sha256}"
+        return response
+
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        """Every recorded version of the attestation, newest first, with who and when."""
+        attestation = self.get_object()
+        records = attestation.history.select_related("history_user").order_by("-history_id")
+        return Response(
+            [
+                {
+                    "version": record.version,
+                    "status": record.status,
+                    "visibility": record.visibility,
+                    "valid_from": record.valid_from,
+                    "valid_until": record.valid_until,
+                    "changed_at": record.history_date,
+                    "changed_by": record.history_user.username if record.history_user else None,
+                    "change": record.get_history_type_display(),
+                }
+                for record in records
+            ]
+        )
+
+
+class SectorGapsView(APIView):
+    @extend_schema(parameters=[s.SectorQuerySerializer], responses=s.SectorGapsSerializer)
+    def get(self, request):
+        """Which companies of a stage, mineral and country lack coverage of the cells
+        (e.g. cobalt refiners without independently verified labour-rights coverage).
+        The list uses only what you may see; shares count private data only over groups of
+        at least 5 companies."""
+        params = s.SectorQuerySerializer(data=query_data(request, ("cells",)))
+        data = params.initial_data
+        if "cells" in data:
+            data["cells"] = [c for v in data["cells"] for c in v.split(",") if c]
+        params.is_valid(raise_exception=True)
+        v = params.validated_data
+        cells = [c.code for c in resolve_cells(v["cells"])]
+        result = selectors.sector_gaps(
+            cells=cells,
+            requester=requester(request),
+            stage=v.get("stage"),
+            mineral=v["mineral"].code if v.get("mineral") else None,
+            country=v.get("country") or None,
+            as_of=v.get("as_of"),
+            independent_only=v["independent"],
+        )
+        return Response(s.SectorGapsSerializer(result).data)

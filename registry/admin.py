@@ -1,0 +1,256 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import (
+    Attestation,
+    Company,
+    CompanyIdentifier,
+    Evidence,
+    Expectation,
+    ExpectationProfile,
+    Facility,
+    Membership,
+    MinedSource,
+    MineOwnership,
+    Organisation,
+    StatusChange,
+)
+
+
+class CompanyIdentifierInline(admin.TabularInline):
+    model = CompanyIdentifier
+    extra = 0
+
+
+class FacilityInline(admin.TabularInline):
+    model = Facility
+    fields = ["name", "kind", "country", "stage", "feedstock"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Company)
+class CompanyAdmin(SimpleHistoryAdmin):
+    list_display = ["legal_name", "country", "lei", "state_owner", "parent"]
+    list_filter = ["stages", "country"]
+    search_fields = ["legal_name", "aliases", "lei", "identifiers__value"]
+    filter_horizontal = ["stages"]
+    autocomplete_fields = ["parent"]
+    inlines = [CompanyIdentifierInline, FacilityInline]
+
+
+@admin.register(Facility)
+class FacilityAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "company", "kind", "country", "stage", "feedstock"]
+    list_filter = ["kind", "feedstock", "country", "minerals"]
+    search_fields = ["name", "company__legal_name", "region"]
+    autocomplete_fields = ["company"]
+    filter_horizontal = ["minerals"]
+
+
+class OwnershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        shares = [
+            (form.cleaned_data["company"], form.cleaned_data["share_pct"])
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        services.validate_owner_shares(shares)
+
+
+class MineOwnershipInline(admin.TabularInline):
+    model = MineOwnership
+    formset = OwnershipFormSet
+    autocomplete_fields = ["company"]
+    extra = 1
+
+
+@admin.register(MinedSource)
+class MinedSourceAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "country", "method", "cahra", "operator"]
+    list_filter = ["method", "cahra", "country", "minerals"]
+    search_fields = ["name", "region", "operator__legal_name"]
+    autocomplete_fields = ["operator"]
+    filter_horizontal = ["minerals"]
+    inlines = [MineOwnershipInline]
+
+
+class EvidenceForm(forms.ModelForm):
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload and not self.instance.pk:
+            try:
+                services.inspect_upload(upload)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.message_dict["file"]) from exc
+        return upload
+
+
+class EvidenceInline(admin.TabularInline):
+    model = Evidence
+    form = EvidenceForm
+    fields = ["file", "filename", "content_type", "size", "sha256", "uploaded_by", "uploaded_at"]
+    readonly_fields = ["filename", "content_type", "size", "sha256", "uploaded_by", "uploaded_at"]
+    extra = 1
+    can_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # evidence is immutable once uploaded
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    fields = ["from_status", "to_status", "effective", "at", "by", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # statuses change through the actions, which check the lifecycle
+
+
+def _transition_action(target: str, label: str):
+    def action(modeladmin, request, queryset):
+        done = 0
+        for attestation in queryset:
+            try:
+                services.attestation_transition(
+                    attestation=attestation,
+                    to_status=target,
+                    user=request.user,
+                    reason=f"admin action by {request.user}",
+                )
+                done += 1
+            except (services.Conflict, PermissionDenied, ValidationError) as exc:
+                modeladmin.message_user(request, f"{attestation}: {exc}", messages.ERROR)
+        if done:
+            modeladmin.message_user(request, f"{done} attestation(s) now {target}.")
+
+    action.__name__ = f"make_{target}"
+    action.short_description = label
+    return action
+
+
+@admin.register(Attestation)
+class AttestationAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "company",
+        "standard",
+        "type",
+        "status",
+        "valid_from",
+        "valid_until",
+        "visibility",
+        "owner",
+    ]
+    list_filter = ["status", "type", "visibility", "standard", "owner"]
+    search_fields = ["company__legal_name", "standard__short_name", "reference"]
+    autocomplete_fields = ["company", "standard", "verifier", "owner"]
+    filter_horizontal = ["minerals", "facilities", "shared_with"]
+    readonly_fields = [
+        "status",
+        "submitted_by",
+        "reviewed_by",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [EvidenceInline, StatusChangeInline]
+    actions = [
+        _transition_action("under_review", "Start review"),
+        _transition_action("verified", "Verify"),
+        _transition_action("rejected", "Reject"),
+        _transition_action("suspended", "Suspend"),
+        _transition_action("revoked", "Revoke"),
+        _transition_action("expired", "Mark expired"),
+        _transition_action("submitted", "Resubmit"),
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: nothing disappears silently
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status not in services.EDITABLE_STATUSES:
+            fields += sorted(services.SUBSTANTIVE)
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
+            m2m = {k: data.pop(k) for k in ("minerals", "facilities", "shared_with") if k in data}
+            services.attestation_update(
+                attestation=obj, user=request.user, expected_version=None, **data, **m2m
+            )
+        else:
+            data = dict(form.cleaned_data)
+            m2m = {k: data.pop(k, []) for k in ("minerals", "facilities", "shared_with")}
+            owner = data.pop("owner", None)
+            created = services.attestation_create(
+                user=request.user,
+                owner_id=owner.pk if owner else None,
+                **m2m,
+                **{
+                    k: v
+                    for k, v in data.items()
+                    if k
+                    in {
+                        "company",
+                        "standard",
+                        "type",
+                        "valid_from",
+                        "valid_until",
+                        "verifier",
+                        "verifier_name",
+                        "reference",
+                        "notes",
+                        "visibility",
+                    }
+                },
+            )
+            obj.pk = created.pk
+            obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # m2m were saved by the service; only evidence uploads remain.
+        for formset in formsets:
+            if formset.model is Evidence:
+                for inline_form in formset.forms:
+                    upload = (
+                        inline_form.cleaned_data.get("file") if inline_form.cleaned_data else None
+                    )
+                    if upload and not inline_form.instance.pk:
+                        services.evidence_add(
+                            attestation=form.instance, user=request.user, upload=upload
+                        )
+
+
+class ExpectationInline(admin.StackedInline):
+    model = Expectation
+    filter_horizontal = ["cells"]
+    extra = 0
+
+
+@admin.register(ExpectationProfile)
+class ExpectationProfileAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "stage", "include_own_stages"]
+    inlines = [ExpectationInline]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    autocomplete_fields = ["user"]
+    extra = 0
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "company"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    autocomplete_fields = ["company"]
+    inlines = [MembershipInline]

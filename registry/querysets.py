@@ -1,0 +1,105 @@
+"""Query building blocks for attestations: who may see them, and their status on a date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is asking. Visibility is decided from this alone."""
+
+    user_id: int | None = None
+    organisation_id: int | None = None
+    sees_everything: bool = False  # staff who keep the data
+
+    @classmethod
+    def anonymous(cls) -> Requester:
+        return cls()
+
+    @classmethod
+    def everyone(cls) -> Requester:
+        """For aggregates that may count private data (the 5-company floor applies)."""
+        return cls(sees_everything=True)
+
+    @classmethod
+    def for_user(cls, user) -> Requester:
+        if user is None or not user.is_authenticated:
+            return cls.anonymous()
+        membership = getattr(user, "membership", None)
+        return cls(
+            user_id=user.pk,
+            organisation_id=membership.organisation_id if membership else None,
+            sees_everything=user.is_staff,
+        )
+
+
+COUNTING_TYPES = ("membership", "third_party_audit", "certification", "regulatory_filing")
+INDEPENDENT_TYPES = ("third_party_audit", "certification")
+DECLARED_STATUSES = ("submitted", "under_review", "verified")
+
+
+class AttestationQuerySet(models.QuerySet):
+    def visible_to(self, requester: Requester) -> AttestationQuerySet:
+        if requester.sees_everything:
+            return self
+        visible = Q(visibility="public")
+        if requester.organisation_id:
+            # A subquery rather than a join keeps one row per attestation.
+            from .models import Attestation
+
+            shared = Attestation.shared_with.through.objects.filter(
+                organisation_id=requester.organisation_id
+            ).values("attestation_id")
+            # The verifier named on an attestation sees it: it has to review it.
+            visible |= (
+                Q(owner_id=requester.organisation_id)
+                | Q(verifier_id=requester.organisation_id)
+                | Q(visibility="shared", pk__in=shared)
+            )
+        return self.filter(visible)
+
+    def with_status_on(self, day: dt.date) -> AttestationQuerySet:
+        """Annotate `status_on`: the status in force on `day` (None before submission)."""
+        from .models import StatusChange
+
+        latest = StatusChange.objects.filter(
+            attestation=OuterRef("pk"), effective__lte=day
+        ).order_by("-effective", "-id")
+        return self.annotate(status_on=Subquery(latest.values("to_status")[:1]))
+
+    def valid_on(self, day: dt.date) -> AttestationQuerySet:
+        return self.filter(
+            Q(valid_from__lte=day) & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        )
+
+    def counting_on(self, day: dt.date) -> AttestationQuerySet:
+        """Attestations that count as coverage on `day`: verified then, valid then,
+        and not a self-declaration (those are shown apart)."""
+        return (
+            self.with_status_on(day)
+            .valid_on(day)
+            .filter(status_on="verified", type__in=COUNTING_TYPES)
+        )
+
+    def declared_on(self, day: dt.date) -> AttestationQuerySet:
+        return (
+            self.with_status_on(day)
+            .valid_on(day)
+            .filter(type="self_declaration", status_on__in=DECLARED_STATUSES)
+        )
+
+    def relevant_on(self, day: dt.date) -> AttestationQuerySet:
+        """Counting and declared in one query."""
+        return (
+            self.with_status_on(day)
+            .valid_on(day)
+            .filter(
+                Q(status_on="verified", type__in=COUNTING_TYPES)
+                | Q(type="self_declaration", status_on__in=DECLARED_STATUSES)
+            )
+        )

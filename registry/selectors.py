@@ -1,0 +1,375 @@
+"""Coverage and gaps: the registry's core computation.
+
+A company's covered cells are the cells of the standards in its counting
+attestations (plus what those standards incorporate), as one requester may
+see them, on one date. Everything runs in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField as BooleanOutput
+from django.db.models import Case, Prefetch, Q, Value, When
+
+from taxonomy.cover import exact_set_cover
+from taxonomy.models import Cell, Standard
+from taxonomy.selectors import Landscape, load_landscape
+
+from .models import Attestation, Company, Expectation, ExpectationProfile
+from .querysets import INDEPENDENT_TYPES, Requester
+
+# Aggregates over groups smaller than this count only what the requester may
+# see, so no single company's private attestations can be read out of a share.
+PRIVATE_DATA_FLOOR = 5
+
+
+# --- What is expected of a company ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedElement:
+    """One thing a company is expected to cover: a cell, or any one of a group."""
+
+    key: str
+    label: str
+    dimension: str
+    cells: tuple[str, ...]
+    mode: str  # "all" expands to one element per cell, so here: "cell" or "any"
+    profile: str
+
+
+def expected_elements(
+    stage_codes: list[str], profiles: list[ExpectationProfile], cells: dict[str, Cell]
+) -> list[ExpectedElement]:
+    """The union of the default profile and the profiles of the company's stages."""
+    elements: dict[str, ExpectedElement] = {}
+
+    def add_cell(code: str, profile: str) -> None:
+        cell = cells[code]
+        elements.setdefault(
+            code,
+            ExpectedElement(code, str(cell), cell.dimension.code, (code,), "cell", profile),
+        )
+
+    for profile in profiles:
+        if profile.stage_id and profile.stage.code not in stage_codes:
+            continue
+        if profile.include_own_stages:
+            for code in stage_codes:
+                add_cell(code, profile.code)
+        for expectation in profile.expectations.all():
+            codes = [c.code for c in expectation.cells.all()]
+            if expectation.mode == Expectation.Mode.ALL:
+                for code in codes:
+                    add_cell(code, profile.code)
+            elif codes:
+                key = f"{profile.code}:{expectation.code}"
+                dimension = cells[codes[0]].dimension.code
+                elements.setdefault(
+                    key,
+                    ExpectedElement(
+                        key, expectation.label, dimension, tuple(codes), "any", profile.code
+                    ),
+                )
+    order = {code: i for i, code in enumerate(cells)}
+    return sorted(elements.values(), key=lambda e: order.get(e.cells[0], 0))
+
+
+def _profiles() -> list[ExpectationProfile]:
+    return list(
+        ExpectationProfile.objects.select_related("stage").prefetch_related(
+            Prefetch("expectations", queryset=Expectation.objects.prefetch_related("cells"))
+        )
+    )
+
+
+def _cells() -> dict[str, Cell]:
+    return {
+        c.code: c
+        for c in Cell.objects.select_related("dimension").order_by("dimension__order", "order")
+    }
+
+
+# --- What a company covers -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellSource:
+    attestation_id: int
+    standard: str
+    type: str
+    independent: bool
+    via: str | None = None  # the incorporated standard the cell comes from
+
+
+@dataclass
+class Gap:
+    element: ExpectedElement
+    declared: bool  # self-declared, but not verified
+    closing_standards: list[str]
+
+
+@dataclass
+class Grade:
+    level: str
+    breadth: float
+    depth: float
+    rule: str
+
+
+GRADE_LEVELS = (
+    # level, minimum breadth, minimum depth
+    ("platinum", 0.90, 0.75),
+    ("gold", 0.75, 0.50),
+    ("silver", 0.50, 0.25),
+    ("basic", 0.25, 0.0),
+)
+GRADE_RULE = (
+    "In the spirit of LEED's certification levels (seed 002). Breadth is the share of "
+    "expected items covered by counting attestations (verified, valid on the date, not "
+    "self-declared); depth is the share covered by independently verified ones (third-party "
+    "audit or certification). Platinum: breadth >= 90% and depth >= 75%; gold: >= 75% and "
+    ">= 50%; silver: >= 50% and >= 25%; basic: breadth >= 25%; otherwise none."
+)
+
+
+def grade_for(breadth: float, depth: float) -> Grade:
+    for level, min_breadth, min_depth in GRADE_LEVELS:
+        if breadth >= min_breadth and depth >= min_depth:
+            return Grade(level, breadth, depth, GRADE_RULE)
+    return Grade("none", breadth, depth, GRADE_RULE)
+
+
+@dataclass
+class CompanyCoverage:
+    company: Company
+    as_of: dt.date
+    stages: list[str]
+    attestations: list[Attestation]
+    covered: dict[str, list[CellSource]]
+    declared: dict[str, list[CellSource]]
+    expected: list[ExpectedElement]
+    satisfied: list[str]
+    gaps: list[Gap]
+    closing_standards: list[Standard]
+    unclosable: list[str]
+    grade: Grade
+    gaps_by_dimension: dict[str, list[Gap]] = field(default_factory=dict)
+
+    @property
+    def independent_cells(self) -> set[str]:
+        return {c for c, sources in self.covered.items() if any(s.independent for s in sources)}
+
+
+def _cell_sources(attestation: Attestation, landscape: Landscape) -> dict[str, CellSource]:
+    standard_id = attestation.standard_id
+    independent = attestation.type in INDEPENDENT_TYPES
+    code = landscape.standards[standard_id].code
+    out = {
+        cell: CellSource(attestation.pk, code, attestation.type, independent)
+        for cell in landscape.own.get(standard_id, ())
+    }
+    for cell, via_ids in landscape.inherited.get(standard_id, {}).items():
+        out.setdefault(
+            cell,
+            CellSource(
+                attestation.pk,
+                code,
+                attestation.type,
+                independent,
+                via=landscape.standards[via_ids[0]].code,
+            ),
+        )
+    return out
+
+
+def _satisfied(element: ExpectedElement, cells: set[str] | dict) -> bool:
+    return any(code in cells for code in element.cells)
+
+
+def company_coverage(
+    company: Company, requester: Requester, as_of: dt.date | None = None
+) -> CompanyCoverage:
+    """Coverage, gaps, closing standards and grade of one company, as `requester` sees it."""
+    as_of = as_of or dt.date.today()
+    landscape = load_landscape()
+    cells = _cells()
+    stage_codes = [c.code for c in company.stages.all()]
+    attestations = list(
+        Attestation.objects.filter(company=company)
+        .visible_to(requester)
+        .relevant_on(as_of)
+        .order_by("standard__short_name", "pk")
+    )
+    covered: dict[str, list[CellSource]] = defaultdict(list)
+    declared: dict[str, list[CellSource]] = defaultdict(list)
+    for attestation in attestations:
+        target = declared if attestation.type == "self_declaration" else covered
+        for cell, source in _cell_sources(attestation, landscape).items():
+            target[cell].append(source)
+
+    expected = expected_elements(stage_codes, _profiles(), cells)
+    independent = {c for c, sources in covered.items() if any(s.independent for s in sources)}
+    satisfied = [e.key for e in expected if _satisfied(e, covered)]
+    deep = [e.key for e in expected if _satisfied(e, independent)]
+
+    gaps = []
+    for element in expected:
+        if element.key in satisfied:
+            continue
+        closing = sorted(
+            s.code
+            for s in landscape.standards.values()
+            if _satisfied(element, landscape.covered(s.id))
+        )
+        gaps.append(Gap(element, _satisfied(element, declared), closing))
+
+    options = {
+        s.code: {g.element.key for g in gaps if _satisfied(g.element, landscape.covered(s.id))}
+        for s in landscape.standards.values()
+    }
+    by_code = landscape.by_code()
+    chosen, unclosable = exact_set_cover(
+        [g.element.key for g in gaps],
+        options,
+        weight=lambda code: int(by_code[code].independently_verified),
+    )
+    total = len(expected) or 1
+    coverage = CompanyCoverage(
+        company=company,
+        as_of=as_of,
+        stages=stage_codes,
+        attestations=attestations,
+        covered=dict(covered),
+        declared=dict(declared),
+        expected=expected,
+        satisfied=satisfied,
+        gaps=gaps,
+        closing_standards=[by_code[code] for code in chosen],
+        unclosable=sorted(unclosable),
+        grade=grade_for(round(len(satisfied) / total, 4), round(len(deep) / total, 4)),
+    )
+    for gap in gaps:
+        coverage.gaps_by_dimension.setdefault(gap.element.dimension, []).append(gap)
+    return coverage
+
+
+# --- Sector view ---------------------------------------------------------
+
+
+@dataclass
+class CompanyLack:
+    company: Company
+    missing: list[str]
+
+
+@dataclass
+class CellShare:
+    cell: str
+    lacking: int
+    share: float
+
+
+@dataclass
+class SectorGaps:
+    cells: list[str]
+    as_of: dt.date
+    independent_only: bool
+    company_count: int
+    lacking: list[CompanyLack]  # from what the requester may see
+    shares: list[CellShare]
+    share_lacking_any: float
+    private_data_counted: bool
+    floor: int = PRIVATE_DATA_FLOOR
+
+
+def sector_companies(
+    stage: str | None = None, mineral: str | None = None, country: str | None = None
+):
+    companies = Company.objects.all()
+    if stage:
+        companies = companies.filter(stages__code=f"application.{stage}")
+    if mineral:
+        companies = companies.filter(facilities__minerals__code=mineral)
+    if country:
+        companies = companies.filter(country=country)
+    return companies.distinct().order_by("legal_name")
+
+
+def sector_gaps(
+    *,
+    cells: list[str],
+    requester: Requester,
+    stage: str | None = None,
+    mineral: str | None = None,
+    country: str | None = None,
+    as_of: dt.date | None = None,
+    independent_only: bool = True,
+) -> SectorGaps:
+    """Which companies of a stage / mineral / country lack coverage of `cells`."""
+    as_of = as_of or dt.date.today()
+    landscape = load_landscape()
+    companies = list(sector_companies(stage, mineral, country))
+    visible_q = Q(pk__in=Attestation.objects.visible_to(requester).values("pk"))
+    attestations = (
+        Attestation.objects.filter(company__in=[c.pk for c in companies])
+        .counting_on(as_of)
+        .annotate(
+            is_visible=Case(
+                When(visible_q, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanOutput(),
+            )
+        )
+        .prefetch_related("minerals")
+    )
+    if independent_only:
+        attestations = attestations.filter(type__in=INDEPENDENT_TYPES)
+
+    seen_all: dict[int, set[str]] = defaultdict(set)
+    seen_visible: dict[int, set[str]] = defaultdict(set)
+    for attestation in attestations:
+        scoped = [m.code for m in attestation.minerals.all()]
+        if mineral and scoped and mineral not in scoped:
+            continue  # scoped to other minerals
+        covered = landscape.covered(attestation.standard_id)
+        seen_all[attestation.company_id] |= covered
+        if attestation.is_visible:
+            seen_visible[attestation.company_id] |= covered
+
+    lacking = [
+        CompanyLack(company, [c for c in cells if c not in seen_visible[company.pk]])
+        for company in companies
+    ]
+    lacking = [row for row in lacking if row.missing]
+    n = len(companies)
+    private_counted = n >= PRIVATE_DATA_FLOOR
+    basis = seen_all if private_counted else seen_visible
+    shares = []
+    for cell in cells:
+        count = sum(cell not in basis[c.pk] for c in companies)
+        shares.append(CellShare(cell, count, round(count / n, 4) if n else 0.0))
+    any_count = sum(any(cell not in basis[c.pk] for cell in cells) for c in companies)
+    return SectorGaps(
+        cells=cells,
+        as_of=as_of,
+        independent_only=independent_only,
+        company_count=n,
+        lacking=lacking,
+        shares=shares,
+        share_lacking_any=round(any_count / n, 4) if n else 0.0,
+        private_data_counted=private_counted,
+    )
+
+
+def companies_with_detail():
+    from django.db.models import Count
+
+    return (
+        Company.objects.select_related("parent")
+        .prefetch_related("stages", "identifiers")
+        .annotate(facility_count=Count("facilities", distinct=True))
+    )

@@ -1,0 +1,366 @@
+"""Writes to the registry. Each is one transaction: nothing is half-saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+
+from .models import Attestation, Evidence, Membership, MinedSource, MineOwnership, StatusChange
+
+Status = Attestation.Status
+
+
+class Conflict(Exception):
+    """The request clashes with the current state (HTTP 409)."""
+
+
+# --- Who may do what -------------------------------------------------------
+
+
+def _membership(user) -> Membership | None:
+    return getattr(user, "membership", None) if user and user.is_authenticated else None
+
+
+def can_log_attestations(user) -> bool:
+    membership = _membership(user)
+    return bool(user and user.is_staff) or bool(
+        membership and membership.role == Membership.Role.COMPLIANCE_OFFICER
+    )
+
+
+def can_edit(user, attestation: Attestation) -> bool:
+    membership = _membership(user)
+    return bool(user and user.is_staff) or bool(
+        membership
+        and membership.organisation_id == attestation.owner_id
+        and membership.role == Membership.Role.COMPLIANCE_OFFICER
+    )
+
+
+def can_review(user, attestation: Attestation) -> bool:
+    """Staff, a reviewer of the logging organisation, or a member of the verifier."""
+    membership = _membership(user)
+    if user and user.is_staff:
+        return True
+    if membership is None:
+        return False
+    if membership.organisation_id == attestation.verifier_id:
+        return membership.role in (Membership.Role.REVIEWER, Membership.Role.COMPLIANCE_OFFICER)
+    return (
+        membership.organisation_id == attestation.owner_id
+        and membership.role == Membership.Role.REVIEWER
+    )
+
+
+# --- Lifecycle -------------------------------------------------------------
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.SUBMITTED: frozenset({Status.UNDER_REVIEW}),
+    Status.UNDER_REVIEW: frozenset({Status.VERIFIED, Status.REJECTED}),
+    Status.VERIFIED: frozenset({Status.SUSPENDED, Status.REVOKED, Status.EXPIRED}),
+    Status.SUSPENDED: frozenset({Status.VERIFIED, Status.REVOKED}),
+    Status.REJECTED: frozenset({Status.SUBMITTED}),  # resubmission after correction
+    Status.REVOKED: frozenset(),
+    Status.EXPIRED: frozenset(),
+}
+REVIEW_TARGETS = {
+    Status.UNDER_REVIEW,
+    Status.VERIFIED,
+    Status.REJECTED,
+    Status.SUSPENDED,
+    Status.REVOKED,
+}
+
+
+def validate_validity(valid_from: dt.date, valid_until: dt.date | None) -> None:
+    if valid_until is not None and valid_until < valid_from:
+        raise ValidationError(
+            {"valid_until": f"Validity ends ({valid_until}) before it starts ({valid_from})."}
+        )
+
+
+@transaction.atomic
+def attestation_create(
+    *,
+    user,
+    owner_id: int | None = None,
+    effective: dt.date | None = None,
+    minerals=(),
+    facilities=(),
+    shared_with=(),
+    **fields,
+) -> Attestation:
+    """Log an attestation as the user's own organisation; it starts as submitted."""
+    membership = _membership(user)
+    if not can_log_attestations(user):
+        raise PermissionDenied("Only compliance officers may log attestations.")
+    if membership is not None:
+        if owner_id not in (None, membership.organisation_id) and not user.is_staff:
+            raise PermissionDenied("You may log attestations only as your own organisation.")
+        owner_id = owner_id or membership.organisation_id
+    if owner_id is None:
+        raise ValidationError({"owner": "Staff without an organisation must name the owner."})
+    validate_validity(fields["valid_from"], fields.get("valid_until"))
+    _check_facilities(fields["company"].pk, facilities)
+    attestation = Attestation.objects.create(
+        owner_id=owner_id, status=Status.SUBMITTED, submitted_by=user, **fields
+    )
+    attestation.minerals.set(minerals)
+    attestation.facilities.set(facilities)
+    attestation.shared_with.set(shared_with)
+    StatusChange.objects.create(
+        attestation=attestation,
+        from_status="",
+        to_status=Status.SUBMITTED,
+        effective=effective or dt.date.today(),
+        by=user if user.is_authenticated else None,
+    )
+    return attestation
+
+
+def _check_facilities(company_id: int, facilities) -> None:
+    foreign = [f for f in facilities if f.company_id != company_id]
+    if foreign:
+        names = ", ".join(f.name for f in foreign)
+        raise ValidationError({"facilities": f"Not facilities of this company: {names}."})
+
+
+# Fields that define what was attested; they may change only before review ends.
+SUBSTANTIVE = {
+    "company",
+    "standard",
+    "type",
+    "valid_from",
+    "valid_until",
+    "minerals",
+    "facilities",
+    "verifier",
+    "verifier_name",
+    "reference",
+}
+EDITABLE_STATUSES = {Status.SUBMITTED, Status.REJECTED}
+
+
+@transaction.atomic
+def attestation_update(
+    *, attestation: Attestation, user, expected_version: int | None, **changes
+) -> Attestation:
+    locked = Attestation.objects.select_for_update().get(pk=attestation.pk)
+    if not can_edit(user, locked):
+        raise PermissionDenied("Only the logging organisation's compliance officers may edit.")
+    if expected_version is not None and expected_version != locked.version:
+        raise Conflict(
+            f"The attestation changed since you read it (version {expected_version}, "
+            f"now {locked.version}); reload and try again."
+        )
+    touched = SUBSTANTIVE & set(changes)
+    if touched and locked.status not in EDITABLE_STATUSES:
+        raise Conflict(
+            f"A {locked.status} attestation's {', '.join(sorted(touched))} cannot be changed; "
+            "log a new attestation instead."
+        )
+    m2m = {k: changes.pop(k) for k in ("minerals", "facilities", "shared_with") if k in changes}
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    validate_validity(locked.valid_from, locked.valid_until)
+    if "facilities" in m2m:
+        _check_facilities(locked.company_id, m2m["facilities"])
+    locked.version += 1  # safe: the row is locked (select_for_update)
+    locked.save()
+    for name, value in m2m.items():
+        getattr(locked, name).set(value)
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def attestation_transition(
+    *,
+    attestation: Attestation,
+    to_status: str,
+    user,
+    reason: str = "",
+    effective: dt.date | None = None,
+) -> Attestation:
+    """Move an attestation to a new status, if the lifecycle allows it.
+
+    The row is locked, so two reviewers acting at once cannot both succeed
+    from the same starting status.
+    """
+    locked = Attestation.objects.select_for_update().get(pk=attestation.pk)
+    if to_status not in TRANSITIONS:
+        raise ValidationError({"status": f"Unknown status {to_status!r}."})
+    allowed = TRANSITIONS[locked.status]
+    if to_status not in allowed:
+        options = ", ".join(sorted(allowed)) or "none (final status)"
+        raise Conflict(
+            f"An attestation cannot go from {locked.status} to {to_status}; "
+            f"allowed from {locked.status}: {options}."
+        )
+    if user is not None:
+        if to_status in REVIEW_TARGETS and not can_review(user, locked):
+            raise PermissionDenied("Only a reviewer may move an attestation to " + to_status)
+        if to_status == Status.SUBMITTED and not can_edit(user, locked):
+            raise PermissionDenied("Only the logging organisation may resubmit.")
+        if to_status == Status.VERIFIED and locked.submitted_by_id == user.pk and not user.is_staff:
+            raise PermissionDenied("The person who submitted an attestation cannot verify it.")
+    last = locked.status_changes.order_by("-effective", "-id").first()
+    today = dt.date.today()
+    effective = effective or today
+    if effective > today:
+        raise ValidationError({"effective": "A status change cannot take effect in the future."})
+    if last and effective < last.effective:
+        raise ValidationError(
+            {"effective": f"Must not be before the previous change ({last.effective})."}
+        )
+    StatusChange.objects.create(
+        attestation=locked,
+        from_status=locked.status,
+        to_status=to_status,
+        effective=effective,
+        by=user,
+        reason=reason,
+    )
+    locked.status = to_status
+    if to_status in REVIEW_TARGETS and user is not None:
+        locked.reviewed_by = user
+    locked.version += 1  # safe: the row is locked (select_for_update)
+    locked.save()
+    locked.refresh_from_db()
+    return locked
+
+
+def expire_attestations(today: dt.date | None = None) -> int:
+    """Verified attestations whose validity has ended become expired."""
+    today = today or dt.date.today()
+    count = 0
+    due = Attestation.objects.filter(status=Status.VERIFIED, valid_until__lt=today)
+    for attestation in due.only("pk"):
+        try:
+            attestation_transition(
+                attestation=attestation,
+                to_status=Status.EXPIRED,
+                user=None,
+                reason="validity ended",
+                effective=today,
+            )
+            count += 1
+        except Conflict:
+            continue  # changed meanwhile by someone else: nothing to do
+    return count
+
+
+# --- Evidence --------------------------------------------------------------
+
+# Allowed evidence types: extension -> (content type, leading bytes it must have).
+EVIDENCE_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (b"PK\x03\x04",),
+    ),
+    ".csv": ("text/csv", ()),
+    ".txt": ("text/plain", ()),
+}
+
+
+def _evidence_type(name: str, head: bytes) -> str:
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in EVIDENCE_TYPES:
+        allowed = ", ".join(sorted(EVIDENCE_TYPES))
+        raise ValidationError(
+            {"file": f"Files of type {suffix or '(none)'} are not accepted; allowed: {allowed}."}
+        )
+    content_type, signatures = EVIDENCE_TYPES[suffix]
+    if signatures and not head.startswith(signatures):
+        raise ValidationError({"file": f"{name} is not a real {suffix} file."})
+    if not signatures:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A multi-byte character cut at the end of the sample is fine.
+            if exc.start < len(head) - 3:
+                raise ValidationError({"file": f"{name} is not UTF-8 text."}) from exc
+    return content_type
+
+
+def inspect_upload(upload) -> tuple[str, str]:
+    """Check an evidence file's size and type; return (content type, SHA-256)."""
+    limit = settings.EVIDENCE_MAX_BYTES
+    if upload.size > limit:
+        raise ValidationError(
+            {"file": f"{upload.name} is {upload.size} bytes; the limit is {limit} bytes."}
+        )
+    upload.seek(0)
+    content_type = _evidence_type(upload.name, upload.read(2048))
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return content_type, digest.hexdigest()
+
+
+@transaction.atomic
+def evidence_add(*, attestation: Attestation, user, upload) -> Evidence:
+    if not can_edit(user, attestation) and not can_review(user, attestation):
+        raise PermissionDenied("Only the logging organisation or its reviewers may add evidence.")
+    content_type, sha256 = inspect_upload(upload)
+    if attestation.evidence.filter(sha256=sha256).exists():
+        raise Conflict(f"This file (SHA-256 {sha256[:12]}…) is already attached.")
+    evidence = Evidence(
+        attestation=attestation,
+        filename=PurePath(upload.name).name[:255],
+        content_type=content_type,
+        size=upload.size,
+        sha256=sha256,
+        uploaded_by=user,
+    )
+    # Content-addressed: the same bytes are stored once whoever uploads them.
+    path = f"evidence/{sha256[:2]}/{sha256}"
+    if default_storage.exists(path):
+        evidence.file.name = path
+    else:
+        evidence.file.save(path, File(upload), save=False)
+    evidence.save()
+    Attestation.objects.filter(pk=attestation.pk).update(version=F("version") + 1)
+    return evidence
+
+
+# --- Mines -----------------------------------------------------------------
+
+
+def validate_owner_shares(shares: list[tuple[object, Decimal]]) -> None:
+    total = sum((Decimal(str(share)) for _, share in shares), Decimal(0))
+    if total > 100:
+        raise ValidationError({"owners": f"Owners' shares add up to {total}%, over 100%."})
+    companies = [company for company, _ in shares]
+    if len(set(companies)) != len(companies):
+        raise ValidationError({"owners": "A company is listed as owner more than once."})
+    for _, share in shares:
+        if Decimal(str(share)) <= 0:
+            raise ValidationError({"owners": "Each owner's share must be above 0%."})
+
+
+@transaction.atomic
+def mine_set_owners(*, mine: MinedSource, owners: list[tuple[object, Decimal]]) -> None:
+    """Replace a mine's owners; the shares may add up to at most 100%."""
+    validate_owner_shares(owners)
+    MinedSource.objects.select_for_update().get(pk=mine.pk)  # one writer of a mine's owners
+    MineOwnership.objects.filter(mine=mine).delete()
+    MineOwnership.objects.bulk_create(
+        MineOwnership(mine=mine, company=company, share_pct=Decimal(str(share)))
+        for company, share in owners
+    )
