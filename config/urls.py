@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("", include("registry.urls")),
     path("", include("taxonomy.urls")),
 ]
 if settings.DEBUG:

@@ -202,6 +202,7 @@ def company_coverage(
         Attestation.objects.filter(company=company)
         .visible_to(requester)
         .relevant_on(as_of)
+        .select_related("standard", "verifier")
         .order_by("standard__short_name", "pk")
     )
     covered: dict[str, list[CellSource]] = defaultdict(list)

@@ -1,0 +1,130 @@
+"""Pages: companies, a company's scorecard, and the sector gap search."""
+
+import datetime as dt
+
+from django import forms
+from django.http import Http404
+from django.shortcuts import render
+from django_countries import countries
+
+from taxonomy.models import Cell, Mineral
+
+from .querysets import Requester
+from .selectors import GRADE_RULE, companies_with_detail, company_coverage, sector_gaps
+
+STAGES = [
+    ("mining", "Mining"),
+    ("trading", "Trading"),
+    ("refining", "Refining and processing"),
+    ("cathode", "Cathode manufacturing"),
+    ("cell", "Cell manufacturing"),
+    ("battery_assembly", "Battery assembly"),
+    ("vehicle", "Vehicle manufacturing"),
+    ("recycling", "Battery recycling"),
+]
+
+
+class AsOfForm(forms.Form):
+    as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def company_list(request):
+    companies = companies_with_detail().order_by("legal_name")
+    stage = request.GET.get("stage")
+    if stage:
+        companies = companies.filter(stages__code=f"application.{stage}")
+    return render(
+        request,
+        "registry/company_list.html",
+        {"companies": companies, "stages": STAGES, "stage": stage},
+    )
+
+
+def company_scorecard(request, pk):
+    company = companies_with_detail().filter(pk=pk).first()
+    if company is None:
+        raise Http404(f"No company with id {pk}.")
+    form = AsOfForm(request.GET or None)
+    as_of = form.cleaned_data.get("as_of") if form.is_valid() else None
+    coverage = company_coverage(company, Requester.for_user(request.user), as_of)
+    expected_cells = {code for e in coverage.expected for code in e.cells}
+    gap_cells = {code for g in coverage.gaps for code in g.element.cells}
+    independent = coverage.independent_cells
+    grid = []
+    for cell in Cell.objects.select_related("dimension").order_by("dimension__order", "order"):
+        if cell.dimension.code in ("participants", "scope", "sponsor"):
+            continue
+        if cell.code in independent:
+            mark = "independent"
+        elif cell.code in coverage.covered:
+            mark = "covered"
+        elif cell.code in coverage.declared:
+            mark = "declared"
+        elif cell.code in gap_cells:
+            mark = "gap"
+        else:
+            mark = ""
+        grid.append({"cell": cell, "mark": mark, "expected": cell.code in expected_cells})
+    return render(
+        request,
+        "registry/scorecard.html",
+        {
+            "company": company,
+            "coverage": coverage,
+            "grid": grid,
+            "form": form,
+            "grade_rule": GRADE_RULE,
+            "status_class": {"verified": "yes", "suspended": "gap", "revoked": "gap"},
+        },
+        status=200 if form.is_valid() or not request.GET else 400,
+    )
+
+
+class SectorForm(forms.Form):
+    cells = forms.MultipleChoiceField(
+        choices=(),
+        widget=forms.SelectMultiple(attrs={"size": 10}),
+        help_text="The taxonomy cells a company should cover",
+    )
+    stage = forms.ChoiceField(choices=[("", "any stage")] + STAGES, required=False)
+    mineral = forms.ChoiceField(choices=(), required=False)
+    country = forms.ChoiceField(choices=(), required=False)
+    as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    independent = forms.BooleanField(
+        required=False, initial=True, label="Only independently verified (audit, certification)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cells"].choices = [
+            (c.code, str(c))
+            for c in Cell.objects.select_related("dimension")
+            .exclude(dimension__code__in=["scope", "sponsor"])
+            .order_by("order")
+        ]
+        self.fields["mineral"].choices = [("", "any mineral")] + [
+            (m.code, m.name) for m in Mineral.objects.all()
+        ]
+        self.fields["country"].choices = [("", "any country")] + list(countries)
+
+
+def sector_search(request):
+    form = SectorForm(request.GET or None, initial={"independent": True})
+    result = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        result = sector_gaps(
+            cells=data["cells"],
+            requester=Requester.for_user(request.user),
+            stage=data["stage"] or None,
+            mineral=data["mineral"] or None,
+            country=data["country"] or None,
+            as_of=data["as_of"] or dt.date.today(),
+            independent_only=data["independent"],
+        )
+    return render(
+        request,
+        "registry/sector_search.html",
+        {"form": form, "result": result},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
