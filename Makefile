@@ -26,6 +26,7 @@ setup: install
 
 data: install  ## reference data and demo data, idempotent
 	$(BIN)/python manage.py load_reference
+	$(BIN)/python manage.py load_demo
 
 run: setup  ## serve on SQLite at http://127.0.0.1:$(PORT)/
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
