@@ -59,7 +59,10 @@ class OwnershipFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
-        services.validate_owner_shares(shares)
+        try:
+            services.validate_owner_shares(shares)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["owners"]) from exc
 
 
 class MineOwnershipInline(admin.TabularInline):
@@ -216,17 +219,20 @@ class AttestationAdmin(SimpleHistoryAdmin):
             obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
-        # m2m were saved by the service; only evidence uploads remain.
+        # m2m were saved by the service; evidence goes through the service so it
+        # is checked and hashed; status changes are read-only here.
         for formset in formsets:
-            if formset.model is Evidence:
-                for inline_form in formset.forms:
-                    upload = (
-                        inline_form.cleaned_data.get("file") if inline_form.cleaned_data else None
-                    )
-                    if upload and not inline_form.instance.pk:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            if formset.model is not Evidence:
+                continue
+            for inline_form in formset.forms:
+                data = inline_form.cleaned_data or {}
+                if data.get("file") and not inline_form.instance.pk:
+                    formset.new_objects.append(
                         services.evidence_add(
-                            attestation=form.instance, user=request.user, upload=upload
+                            attestation=form.instance, user=request.user, upload=data["file"]
                         )
+                    )
 
 
 class ExpectationInline(admin.StackedInline):

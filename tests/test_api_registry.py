@@ -330,3 +330,40 @@ def test_registry_lists_run_a_fixed_number_of_queries(api, url):
     before = fresh_queries()
     add(12)
     assert fresh_queries() == before
+
+
+def test_facilities_with_stage_minerals_and_dual_feedstock(api, officer):
+    company = make_company("Dual Feed Refining")
+    api.force_authenticate(officer)
+    response = api.post(
+        "/api/registry/facilities/",
+        {
+            "company": company.pk,
+            "name": "Nevada dual-feedstock refinery",
+            "kind": "recycling",
+            "country": "US",
+            "region": "Nevada",
+            "stage": "refining",
+            "minerals": ["cobalt", "nickel", "lithium"],
+            "feedstock": "both",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["feedstock"] == "both"
+    listed = api.get("/api/registry/facilities/?feedstock=both&mineral=lithium").json()
+    assert [f["name"] for f in listed["results"]] == ["Nevada dual-feedstock refinery"]
+    bad = api.post(
+        "/api/registry/facilities/",
+        {
+            "company": company.pk,
+            "name": "X",
+            "kind": "mine",
+            "country": "US",
+            "stage": "smelting",
+            "minerals": ["adamantium"],
+        },
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"stage", "minerals"}
