@@ -108,6 +108,7 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, int]:
                 "feedstock": row.get("feedstock", "virgin"),
             },
         )
+        facility.full_clean()
         facility.minerals.set([minerals[m] for m in row.get("minerals", [])])
         facilities[(company.legal_name, facility.name)] = facility
 
@@ -123,6 +124,7 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, int]:
                 "operator": companies.get(row.get("operator") or ""),
             },
         )
+        mine.full_clean()
         mine.minerals.set([minerals[m] for m in row["minerals"]])
         owners = [
             (companies[o["company"]], Decimal(str(o["share_pct"]))) for o in row.get("owners", [])
@@ -141,7 +143,7 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, int]:
         if Attestation.objects.filter(company=company, reference=row["reference"]).exists():
             continue  # loaded before; the demo never rewrites history
         timeline = row["timeline"]
-        attestation = Attestation.objects.create(
+        attestation = Attestation(
             company=company,
             standard=standards[row["standard"]],
             type=row["type"],
@@ -156,6 +158,8 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, int]:
             visibility=row["visibility"],
             version=len(timeline),
         )
+        attestation.full_clean()
+        attestation.save()
         attestation.minerals.set([minerals[m] for m in row.get("minerals", [])])
         attestation.facilities.set(
             [facilities[(company.legal_name, name)] for name in row.get("facilities", [])]

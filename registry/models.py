@@ -315,7 +315,11 @@ class Attestation(models.Model):
         Organisation, blank=True, related_name="attestations_shared_with_me"
     )
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
