@@ -449,3 +449,190 @@ class Expectation(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+# --- Supply flows and production statistics --------------------------------
+
+
+class Material(models.TextChoices):
+    ORE = "ore", "Ore"
+    CONCENTRATE = "concentrate", "Concentrate"
+    INTERMEDIATE = "intermediate", "Intermediate (e.g. cobalt hydroxide, MHP, matte)"
+    REFINED_CHEMICAL = "refined_chemical", "Refined chemical (sulfate, hydroxide, carbonate)"
+    BLACK_MASS = "black_mass", "Black mass"
+    CATHODE_MATERIAL = "cathode_material", "Cathode material / precursor"
+    CELL = "cell", "Cell"
+    PACK = "pack", "Pack"
+
+
+class SupplyRelationship(models.Model):
+    """Supplier to buyer: one material carrying one mineral, over a period.
+
+    The amount is either tonnes of contained metal or the share of the buyer's
+    supply of that mineral (buyers often know only the latter)."""
+
+    supplier = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="supplies")
+    buyer = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="purchases")
+    supplier_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="outbound"
+    )
+    buyer_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="inbound"
+    )
+    material = models.CharField(max_length=20, choices=Material.choices)
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(
+        Cell,
+        on_delete=models.PROTECT,
+        limit_choices_to=STAGE_CELLS,
+        related_name="+",
+        help_text="The supplier's stage for this material",
+    )
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    volume_t = models.DecimalField(
+        "volume (t contained)",
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    share_pct = models.DecimalField(
+        "share of buyer's supply (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["mineral", "buyer", "supplier"]
+        indexes = [
+            models.Index(fields=["buyer", "mineral"]),
+            models.Index(fields=["supplier", "mineral"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(supplier=models.F("buyer")), name="supply_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_t__isnull=True) | Q(volume_t__gte=0), name="supply_volume_ge_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(share_pct__isnull=True) | Q(share_pct__gte=0, share_pct__lte=100),
+                name="supply_share_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_t__isnull=False) | Q(share_pct__isnull=False),
+                name="supply_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True)
+                | Q(period_end__isnull=True)
+                | Q(period_end__gte=models.F("period_start")),
+                name="supply_period_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier} → {self.buyer} ({self.mineral_id}, {self.material})"
+
+
+class SourceLink(models.Model):
+    """Mine to processing facility: the mine-to-processor flow of seed 000."""
+
+    mine = models.ForeignKey(MinedSource, on_delete=models.PROTECT, related_name="source_links")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="source_links")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    volume_t = models.DecimalField(
+        "volume (t contained)", max_digits=14, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["mineral", "mine"]
+        indexes = [models.Index(fields=["facility", "mineral"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(volume_t__gte=0), name="source_volume_ge_0"),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True)
+                | Q(period_end__isnull=True)
+                | Q(period_end__gte=models.F("period_start")),
+                name="source_period_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mine} → {self.facility} ({self.mineral_id})"
+
+
+class ProductionStatistic(models.Model):
+    """Published production by country (USGS Mineral Commodity Summaries)."""
+
+    class Stage(models.TextChoices):
+        MINING = "mining", "Mine production"
+        REFINING = "refining", "Refinery / smelter production"
+
+    class Kind(models.TextChoices):
+        COUNTRY = "country", "Country"
+        OTHER = "other", "Other countries (unlisted producers)"
+        WITHHELD = "withheld", "Withheld"
+        WORLD = "world", "World total"
+
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=60, help_text="As published: cobalt, alumina, ...")
+    stage = models.CharField(max_length=10, choices=Stage.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COUNTRY)
+    country = CountryField(blank=True)
+    label = models.CharField(max_length=80, help_text="The producer as named in the source")
+    year = models.PositiveSmallIntegerField()
+    estimated = models.BooleanField(default=False)
+    quantity = models.DecimalField(max_digits=16, decimal_places=3, null=True, blank=True)
+    unit = models.CharField(max_length=60)
+    source = models.CharField(max_length=400)
+    note = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["mineral", "product", "stage", "year", "-quantity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "stage", "label", "year"], name="uniq_production_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.stage} {self.label} {self.year}: {self.quantity} {self.unit}"
+
+
+class Rule(models.Model):
+    """Parameters of a rule the registry checks, kept as data (editable in the admin)."""
+
+    class Kind(models.TextChoices):
+        HHI_BANDS = "hhi_bands", "HHI band thresholds"
+        SINGLE_COUNTRY_CAP = "single_country_cap", "Single third-country share cap"
+        CONCERN = "concern", "Countries / entities of concern"
+        IRA_30D = "ira_30d", "US IRA 30D critical-mineral share"
+        RECYCLED_CONTENT = "recycled_content", "Recycled-content minimums"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    params = models.JSONField()
+    source = models.TextField()
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return self.name

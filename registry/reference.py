@@ -115,3 +115,23 @@ def load_expectation_profiles() -> int:
             expectation.cells.set([cells[c] for c in cell_codes])
         created += 1
     return created
+
+
+RULES_FILE = __import__("pathlib").Path(__file__).resolve().parent / "data" / "rules.yaml"
+
+
+@transaction.atomic
+def load_rules(path=RULES_FILE) -> int:
+    """Create the rules that do not exist yet; leave edited ones alone."""
+    import yaml
+
+    from .models import Rule
+
+    created = 0
+    for spec in yaml.safe_load(path.read_text(encoding="utf-8")):
+        _, made = Rule.objects.get_or_create(
+            code=spec["code"],
+            defaults={k: spec[k] for k in ("name", "kind", "params", "source")},
+        )
+        created += made
+    return created
