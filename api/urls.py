@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.views import registry, taxonomy
+from api.views import registry, supply, taxonomy
 
 app_name = "api"
 
@@ -15,12 +15,23 @@ router.register("registry/companies", registry.CompanyViewSet, basename="company
 router.register("registry/facilities", registry.FacilityViewSet, basename="facility")
 router.register("registry/mines", registry.MinedSourceViewSet, basename="mine")
 router.register("registry/attestations", registry.AttestationViewSet, basename="attestation")
+router.register("registry/relationships", supply.SupplyRelationshipViewSet, basename="relationship")
+router.register("registry/source-links", supply.SourceLinkViewSet, basename="source-link")
+router.register("registry/production", supply.ProductionStatisticViewSet, basename="production")
+router.register("registry/rules", supply.RuleViewSet, basename="rule")
 
 urlpatterns = [
     path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
     path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
     path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
     path("taxonomy/gaps/", taxonomy.LandscapeGapsView.as_view(), name="taxonomy-gaps"),
+    path("registry/concentration/", supply.ConcentrationView.as_view(), name="concentration"),
+    path(
+        "registry/companies/<int:pk>/supply-chain/",
+        supply.SupplyChainView.as_view(),
+        name="supply-chain",
+    ),
+    path("registry/companies/<int:pk>/what-if/", supply.WhatIfView.as_view(), name="what-if"),
     path("registry/sector-gaps/", registry.SectorGapsView.as_view(), name="sector-gaps"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -364,3 +364,129 @@ def mine_set_owners(*, mine: MinedSource, owners: list[tuple[object, Decimal]]) 
         MineOwnership(mine=mine, company=company, share_pct=Decimal(str(share)))
         for company, share in owners
     )
+
+
+# --- Supply flows ------------------------------------------------------------
+
+
+def _overlapping(queryset, start, end):
+    from django.db.models import Q
+
+    if end is not None:
+        queryset = queryset.filter(Q(period_start__isnull=True) | Q(period_start__lte=end))
+    if start is not None:
+        queryset = queryset.filter(Q(period_end__isnull=True) | Q(period_end__gte=start))
+    return queryset
+
+
+def find_path(start_id: int, goal_id: int, mineral_id: int) -> list[int] | None:
+    """Company ids from `start` upstream to `goal` along supply edges, if any."""
+    from collections import deque
+
+    from .concentration import upstream_edges_cte
+
+    upstream: dict[int, list[int]] = {}
+    for row in upstream_edges_cte([start_id], mineral_id, None):
+        upstream.setdefault(row[2], []).append(row[1])
+    previous = {start_id: None}
+    queue = deque([start_id])
+    while queue:
+        node = queue.popleft()
+        if node == goal_id:
+            path = []
+            while node is not None:
+                path.append(node)
+                node = previous[node]
+            return list(reversed(path))
+        for supplier in upstream.get(node, ()):
+            if supplier not in previous:
+                previous[supplier] = node
+                queue.append(supplier)
+    return None
+
+
+def validate_relationship(data: dict, exclude_pk: int | None = None) -> None:
+    """Checks that need the database: facilities, the buyer's reported shares, cycles."""
+    from .models import Company, SupplyRelationship
+
+    supplier, buyer, mineral = data["supplier"], data["buyer"], data["mineral"]
+    errors: dict[str, str] = {}
+    if supplier.pk == buyer.pk:
+        raise ValidationError({"supplier": "A company cannot supply itself."})
+    for key, company in (("supplier_facility", supplier), ("buyer_facility", buyer)):
+        facility = data.get(key)
+        if facility is not None and facility.company_id != company.pk:
+            errors[key] = f"{facility.name} is not a facility of {company}."
+    volume, share = data.get("volume_t"), data.get("share_pct")
+    if volume is None and share is None:
+        errors["volume_t"] = "Give the volume (t contained) or the share of the buyer's supply."
+    start, end = data.get("period_start"), data.get("period_end")
+    if start and end and end < start:
+        errors["period_end"] = f"The period ends ({end}) before it starts ({start})."
+    if errors:
+        raise ValidationError(errors)
+    if share is not None:
+        others = _overlapping(
+            SupplyRelationship.objects.filter(
+                buyer=buyer, mineral=mineral, share_pct__isnull=False
+            ),
+            start,
+            end,
+        ).exclude(pk=exclude_pk)
+        total = sum(others.values_list("share_pct", flat=True), Decimal(0)) + Decimal(share)
+        if total > 100:
+            raise ValidationError(
+                {
+                    "share_pct": (
+                        f"Reported shares of {buyer}'s {mineral.name.lower()} supply would "
+                        f"add up to {total}%, over 100%."
+                    )
+                }
+            )
+    # Adding supplier -> buyer closes a loop if the buyer already supplies the supplier.
+    path = find_path(supplier.pk, buyer.pk, mineral.pk)
+    if path:
+        # path runs supplier -> ... -> buyer upstream; material flows the other way,
+        # and the new edge supplier -> buyer closes the loop.
+        names = dict(Company.objects.filter(pk__in=path).values_list("pk", "legal_name"))
+        flow = " → ".join(names[pk] for pk in [*reversed(path), buyer.pk])
+        raise ValidationError(
+            {
+                "supplier": (
+                    f"This would make a cycle in the {mineral.name.lower()} supply graph: "
+                    f"{flow}. Recycled material returning upstream is recorded as a "
+                    "black-mass source instead."
+                )
+            }
+        )
+
+
+@transaction.atomic
+def relationships_save(items: list[dict], instance=None) -> list:
+    """Create (or, with `instance`, update) supply relationships: every one is checked
+    in order and either all are saved or none (the errors name each item)."""
+    from taxonomy.models import Mineral
+
+    from .models import SupplyRelationship
+
+    # One writer per mineral graph at a time, so two inserts cannot close a loop together.
+    list(Mineral.objects.select_for_update().filter(pk__in={i["mineral"].pk for i in items}))
+    saved, errors = [], {}
+    for index, data in enumerate(items):
+        try:
+            validate_relationship(data, exclude_pk=instance.pk if instance else None)
+        except ValidationError as exc:
+            errors[index] = exc.message_dict
+            continue
+        if instance is not None:
+            for key, value in data.items():
+                setattr(instance, key, value)
+            instance.save()
+            saved.append(instance)
+        else:
+            saved.append(SupplyRelationship.objects.create(**data))
+    if errors:
+        if instance is not None or len(items) == 1:
+            raise ValidationError(next(iter(errors.values())))
+        raise ValidationError({"items": [f"item {i}: {msgs}" for i, msgs in errors.items()]})
+    return saved

@@ -1,0 +1,191 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import query_data
+from api.permissions import DataKeeperOrReadOnly
+from api.serializers import supply as s
+from registry import concentration, supply
+from registry.models import (
+    Company,
+    ProductionStatistic,
+    Rule,
+    SourceLink,
+    SupplyRelationship,
+)
+from registry.querysets import Requester
+from taxonomy.selectors import resolve_cells
+
+
+class SupplyRelationshipViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Supplier-to-buyer flows. POST a list to create many at once: all or none."""
+
+    queryset = SupplyRelationship.objects.select_related(
+        "supplier", "buyer", "mineral", "stage"
+    ).order_by("id")
+    serializer_class = s.SupplyRelationshipSerializer
+    permission_classes = [DataKeeperOrReadOnly]
+    filterset_fields = {
+        "buyer": ["exact"],
+        "supplier": ["exact"],
+        "mineral__code": ["exact"],
+        "stage__code": ["exact"],
+        "material": ["exact"],
+    }
+
+    def get_serializer(self, *args, **kwargs):
+        if isinstance(kwargs.get("data"), list):
+            kwargs["many"] = True
+        return super().get_serializer(*args, **kwargs)
+
+    @extend_schema(
+        request=s.SupplyRelationshipSerializer(many=True),
+        responses={201: s.SupplyRelationshipSerializer(many=True)},
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+class SourceLinkViewSet(viewsets.ModelViewSet):
+    """Mine-to-processor flows."""
+
+    queryset = SourceLink.objects.select_related("mine", "facility", "mineral").order_by("id")
+    serializer_class = s.SourceLinkSerializer
+    permission_classes = [DataKeeperOrReadOnly]
+    filterset_fields = {"mine": ["exact"], "facility": ["exact"], "mineral__code": ["exact"]}
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
+    """USGS production by country, as published."""
+
+    queryset = ProductionStatistic.objects.select_related("mineral")
+    serializer_class = s.ProductionStatisticSerializer
+    filterset_fields = {
+        "mineral__code": ["exact"],
+        "stage": ["exact"],
+        "year": ["exact"],
+        "product": ["exact"],
+        "kind": ["exact"],
+        "country": ["exact"],
+    }
+
+
+class RuleViewSet(viewsets.ReadOnlyModelViewSet):
+    """Rule parameters, kept as data."""
+
+    queryset = Rule.objects.all()
+    serializer_class = s.RuleSerializer
+    lookup_field = "code"
+    pagination_class = None
+
+
+def _params(request, serializer_class, lists=()):
+    data = query_data(request, lists)
+    for key in lists:
+        if key in data:
+            data[key] = [c for v in data[key] for c in v.split(",") if c]
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _bad(exc: Exception):
+    raise ValidationError({"detail": str(exc)}) from exc
+
+
+class ConcentrationView(APIView):
+    @extend_schema(parameters=[s.ConcentrationQuerySerializer], responses=s.ConcentrationSerializer)
+    def get(self, request):
+        """HHI, band and shares for a mineral and stage, from published production
+        (by country) or from the registry's flows (by country or company)."""
+        p = _params(request, s.ConcentrationQuerySerializer)
+        rule = p.get("thresholds") or concentration.hhi_rule()
+        try:
+            if p["source"] == "production":
+                if p["by"] != "country":
+                    raise concentration.ConcentrationInputError(
+                        "Published production is by country only; use source=flows for companies."
+                    )
+                result = concentration.production_concentration(
+                    mineral=p["mineral"].code,
+                    stage=p["stage"],
+                    year=p["year"],
+                    product=p.get("product"),
+                    unlisted=p["unlisted"],
+                    rule=rule,
+                )
+            else:
+                result = concentration.flow_concentration(
+                    mineral=p["mineral"].code,
+                    stage=p["stage"],
+                    by=p["by"],
+                    attribution=p["attribution"],
+                    as_of=p.get("as_of"),
+                    rule=rule,
+                )
+        except concentration.ConcentrationInputError as exc:
+            _bad(exc)
+        return Response(s.ConcentrationSerializer(result).data)
+
+
+class SupplyChainView(APIView):
+    @extend_schema(parameters=[s.SupplyChainQuerySerializer], responses=s.SupplyChainSerializer)
+    def get(self, request, pk):
+        """A buyer's supply of one mineral traced upstream to the mines: shares by mine
+        country, processing country and company with their HHI; recycled, CAHRA and
+        artisanal shares; the share whose suppliers lack coverage of `cells`; and the
+        rule checks, each with the flows behind it."""
+        buyer = get_object_or_404(Company, pk=pk)
+        p = _params(request, s.SupplyChainQuerySerializer, ("cells",))
+        cells = [c.code for c in resolve_cells(p["cells"])]
+        result = supply.supply_chain(
+            buyer,
+            p["mineral"],
+            requester=Requester.for_user(request.user),
+            as_of=p.get("as_of"),
+            cells=cells,
+            thresholds=p["thresholds"].code if p.get("thresholds") else None,
+            checked_on=p.get("checked_on"),
+        )
+        return Response(s.SupplyChainSerializer(result).data)
+
+
+class WhatIfView(APIView):
+    permission_classes = [AllowAny]  # a computation: nothing is saved
+
+    @extend_schema(request=s.WhatIfRequestSerializer, responses=s.WhatIfSerializer)
+    def post(self, request, pk):
+        """Add, remove or swap suppliers and sources and compare shares, HHI and rule
+        results with today's, without saving anything."""
+        buyer = get_object_or_404(Company, pk=pk)
+        serializer = s.WhatIfRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        p = serializer.validated_data
+        cells = [c.code for c in resolve_cells(p["cells"])]
+        try:
+            result = supply.what_if(
+                buyer,
+                p["mineral"],
+                requester=Requester.for_user(request.user),
+                new_companies=[dict(c, country=c["country"]) for c in p["new_companies"]],
+                add=[dict(a) for a in p["add"]],
+                remove=p["remove"],
+                add_sources=[dict(x, mine=x["mine"].pk) for x in p["add_sources"]],
+                as_of=p.get("as_of"),
+                cells=cells,
+                checked_on=p.get("checked_on"),
+            )
+        except supply.ScenarioError as exc:
+            _bad(exc)
+        return Response(s.WhatIfSerializer(result).data, status=status.HTTP_200_OK)
