@@ -301,31 +301,67 @@ def test_what_if_removing_a_supplier(api, chain):  # noqa: F811
 
 
 @pytest.mark.parametrize(
-    ("body", "needle"),
+    ("make_body", "needle"),
     [
         (
-            {"add": [{"supplier": "ghost", "buyer": "1", "stage": "refining", "volume_t": 1}]},
+            lambda c: {
+                "add": [
+                    {
+                        "supplier": "ghost",
+                        "buyer": str(c["c"].pk),
+                        "stage": "refining",
+                        "volume_t": 1,
+                    }
+                ]
+            },
             "Unknown company",
         ),
         (
-            {"add": [{"supplier": "999999", "buyer": "1", "stage": "refining", "volume_t": 1}]},
+            lambda c: {
+                "add": [
+                    {
+                        "supplier": "999999",
+                        "buyer": str(c["c"].pk),
+                        "stage": "refining",
+                        "volume_t": 1,
+                    }
+                ]
+            },
             "Unknown company ids",
         ),
         (
-            {"add": [{"supplier": "1", "buyer": "1", "stage": "refining", "volume_t": 1}]},
+            lambda c: {
+                "add": [
+                    {
+                        "supplier": str(c["c"].pk),
+                        "buyer": str(c["c"].pk),
+                        "stage": "refining",
+                        "volume_t": 1,
+                    }
+                ]
+            },
             "supply itself",
         ),
         (
-            {"add": [{"supplier": "1", "buyer": "2", "stage": "refining", "volume_t": -1}]},
+            lambda c: {
+                "add": [
+                    {
+                        "supplier": str(c["r1"].pk),
+                        "buyer": str(c["c"].pk),
+                        "stage": "refining",
+                        "volume_t": -1,
+                    }
+                ]
+            },
             "volume_t",
         ),
-        ({"remove": [999999]}, "not in this buyer"),
+        (lambda c: {"remove": [999999]}, "not in this buyer"),
     ],
 )
-def test_what_if_bad_input_is_a_400(api, chain, body, needle):  # noqa: F811
+def test_what_if_bad_input_is_a_400(api, chain, make_body, needle):  # noqa: F811
     response = api.post(
         f"/api/registry/companies/{chain['v'].pk}/what-if/",
-        {"mineral": "cobalt", **body},
+        {"mineral": "cobalt", **make_body(chain)},
         format="json",
     )
     assert response.status_code == 400
