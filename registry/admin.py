@@ -16,7 +16,11 @@ from .models import (
     MinedSource,
     MineOwnership,
     Organisation,
+    ProductionStatistic,
+    Rule,
+    SourceLink,
     StatusChange,
+    SupplyRelationship,
 )
 
 
@@ -260,3 +264,55 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["company"]
     inlines = [MembershipInline]
+
+
+class SupplyRelationshipForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                services.validate_relationship(data, exclude_pk=self.instance.pk)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from exc
+        return data
+
+
+@admin.register(SupplyRelationship)
+class SupplyRelationshipAdmin(SimpleHistoryAdmin):
+    form = SupplyRelationshipForm
+    list_display = [
+        "supplier",
+        "buyer",
+        "mineral",
+        "stage",
+        "material",
+        "volume_t",
+        "share_pct",
+        "period_start",
+        "period_end",
+    ]
+    list_filter = ["mineral", "stage", "material"]
+    search_fields = ["supplier__legal_name", "buyer__legal_name", "note"]
+    autocomplete_fields = ["supplier", "buyer", "supplier_facility", "buyer_facility"]
+
+
+@admin.register(SourceLink)
+class SourceLinkAdmin(SimpleHistoryAdmin):
+    list_display = ["mine", "facility", "mineral", "volume_t", "period_start", "period_end"]
+    list_filter = ["mineral"]
+    search_fields = ["mine__name", "facility__name"]
+    autocomplete_fields = ["mine", "facility"]
+
+
+@admin.register(ProductionStatistic)
+class ProductionStatisticAdmin(admin.ModelAdmin):
+    list_display = ["product", "stage", "label", "country", "year", "quantity", "unit"]
+    list_filter = ["mineral", "stage", "year", "kind"]
+    search_fields = ["label", "product"]
+
+
+@admin.register(Rule)
+class RuleAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name"]

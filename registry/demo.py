@@ -184,3 +184,72 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, int]:
         "mines": len(doc["mines"]),
         "attestations_created": created,
     }
+
+
+FLOWS_FILE = Path(__file__).resolve().parent / "data" / "demo_flows.yaml"
+
+
+@transaction.atomic
+def load_demo_flows(path: Path = FLOWS_FILE) -> dict[str, int]:
+    """Mine-to-processor links and supplier-to-buyer flows for the demo companies.
+    Relationships go through the same checks as the API (cycles, shares, facilities)."""
+    from .models import SourceLink, SupplyRelationship
+    from .services import relationships_save
+
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    companies = {c.legal_name: c for c in Company.objects.all()}
+    facilities = {f.name: f for f in Facility.objects.all()}
+    mines = {m.name: m for m in MinedSource.objects.prefetch_related("minerals")}
+    minerals = {m.code: m for m in Mineral.objects.all()}
+    stages = {
+        c.code.split(".", 1)[1]: c for c in Cell.objects.filter(dimension__code="application")
+    }
+
+    links = 0
+    for row in doc.get("source_links", []):
+        mine, mineral = mines[row["mine"]], minerals[row["mineral"]]
+        if mineral not in mine.minerals.all():
+            raise DemoDataError(f"{mine.name} does not produce {mineral.code}")
+        _, made = SourceLink.objects.get_or_create(
+            mine=mine,
+            facility=facilities[row["facility"]],
+            mineral=mineral,
+            period_start=_date(row.get("period_start")),
+            defaults={
+                "period_end": _date(row.get("period_end")),
+                "volume_t": Decimal(str(row["volume_t"])),
+            },
+        )
+        links += made
+
+    items = []
+    for row in doc.get("relationships", []):
+        data = {
+            "supplier": companies[row["supplier"]],
+            "buyer": companies[row["buyer"]],
+            "supplier_facility": facilities.get(row.get("supplier_facility") or ""),
+            "buyer_facility": facilities.get(row.get("buyer_facility") or ""),
+            "material": row["material"],
+            "mineral": minerals[row["mineral"]],
+            "stage": stages[row["stage"]],
+            "period_start": _date(row.get("period_start")),
+            "period_end": _date(row.get("period_end")),
+            "volume_t": Decimal(str(row["volume_t"])) if row.get("volume_t") is not None else None,
+            "share_pct": Decimal(str(row["share_pct"]))
+            if row.get("share_pct") is not None
+            else None,
+            "note": row.get("note", "")[:300],
+        }
+        exists = SupplyRelationship.objects.filter(
+            supplier=data["supplier"],
+            buyer=data["buyer"],
+            mineral=data["mineral"],
+            stage=data["stage"],
+            material=data["material"],
+            period_start=data["period_start"],
+        ).exists()
+        if not exists:
+            items.append(data)
+    if items:
+        relationships_save(items)
+    return {"source_links_created": links, "relationships_created": len(items)}

@@ -128,3 +128,106 @@ def sector_search(request):
         {"form": form, "result": result},
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
+
+
+# --- Concentration pages -------------------------------------------------------
+
+
+def concentration_page(request, mineral):
+    from .concentration import (
+        ConcentrationInputError,
+        flow_concentration,
+        hhi_rule,
+        production_concentration,
+    )
+    from .models import ProductionStatistic, Rule
+
+    mineral_obj = Mineral.objects.filter(code=mineral).first()
+    if mineral_obj is None:
+        raise Http404(f"Unknown mineral {mineral!r}.")
+    rules = Rule.objects.filter(kind="hhi_bands")
+    rule = rules.filter(code=request.GET.get("thresholds")).first() or hhi_rule()
+    unlisted = request.GET.get("unlisted", "other")
+    year = (
+        int(request.GET.get("year", "2024")) if request.GET.get("year", "2024").isdigit() else 2024
+    )
+    published = []
+    for stage, product in (
+        ProductionStatistic.objects.filter(mineral=mineral_obj, year=year)
+        .values_list("stage", "product")
+        .distinct()
+        .order_by("stage", "product")
+    ):
+        try:
+            published.append(
+                (
+                    stage,
+                    product,
+                    production_concentration(
+                        mineral=mineral,
+                        stage=stage,
+                        year=year,
+                        product=product,
+                        unlisted=unlisted if unlisted in ("other", "excluded") else "other",
+                        rule=rule,
+                    ),
+                )
+            )
+        except ConcentrationInputError:
+            continue
+    flows = []
+    for stage in ("mining", "refining"):
+        for by, attribution in (
+            ("country", "operator"),
+            ("company", "operator"),
+            ("company", "equity"),
+        ):
+            if stage != "mining" and attribution == "equity":
+                continue
+            result = flow_concentration(
+                mineral=mineral, stage=stage, by=by, attribution=attribution, rule=rule
+            )
+            if result.shares:
+                flows.append((stage, by, attribution, result))
+    return render(
+        request,
+        "registry/concentration.html",
+        {
+            "mineral": mineral_obj,
+            "minerals": Mineral.objects.all(),
+            "published": published,
+            "flows": flows,
+            "rule": rule,
+            "rules": rules,
+            "unlisted": unlisted,
+            "year": year,
+        },
+    )
+
+
+def supply_chain_page(request, pk):
+    from .supply import supply_chain
+
+    company = companies_with_detail().filter(pk=pk).first()
+    if company is None:
+        raise Http404(f"No company with id {pk}.")
+    mineral = Mineral.objects.filter(code=request.GET.get("mineral", "cobalt")).first()
+    if mineral is None:
+        raise Http404("Unknown mineral.")
+    cells = [c for c in request.GET.getlist("cells") if Cell.objects.filter(code=c).exists()] or [
+        "content.labor_rights"
+    ]
+    result = supply_chain(company, mineral, requester=Requester.for_user(request.user), cells=cells)
+    return render(
+        request,
+        "registry/supply_chain.html",
+        {
+            "company": company,
+            "mineral": mineral,
+            "minerals": Mineral.objects.all(),
+            "result": result,
+            "trace": result.trace,
+            "flows": result.trace.flows[:60],
+            "cells": cells,
+        },
+    )

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from registry.demo import DEMO_FILE, load_demo
+from registry.demo import DEMO_FILE, FLOWS_FILE, load_demo, load_demo_flows
 
 
 class Command(BaseCommand):
@@ -13,5 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: Path, **options):
         counts = load_demo(file)
+        if FLOWS_FILE.exists():
+            counts.update(load_demo_flows(FLOWS_FILE))
         summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data: {summary}."))
