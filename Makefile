@@ -7,7 +7,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/registry
 
 export DEBUG ?= 1
 
-.PHONY: install run setup data test test-postgres lint format check worker bench clean
+.PHONY: install run setup data test test-postgres lint format check worker bench bench-postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,16 @@ check: install
 
 worker: install  ## a Celery worker; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)
 	$(BIN)/celery -A config worker -l info
+
+bench: install  ## trace benchmark on SQLite (10,000 companies, 100,000 relationships)
+	$(BIN)/python manage.py migrate --no-input -v0
+	$(BIN)/python manage.py load_reference > /dev/null
+	$(BIN)/python manage.py bench_trace
+
+bench-postgres: install  ## the same on the PostgreSQL at PG_URL
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_trace
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
