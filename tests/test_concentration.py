@@ -377,3 +377,19 @@ def test_tracing_runs_a_bounded_number_of_queries_whatever_the_graph_size(
         source(mine(f"Extra mine {i}a", "CD"), p, 1)
         source(mine(f"Extra mine {i}b", "ZM"), p, 1)
     assert count() == small
+
+
+def test_production_command_reads_the_path_given_and_names_a_bad_file(tmp_path):
+    import io
+
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    path = settings.SHARED_DIR / "reference" / "usgs_mcs2025_production_by_country.csv"
+    call_command("load_production", file=path, stdout=out)
+    assert "194 rows" in out.getvalue()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text().replace("Congo (Kinshasa)", "Atlantis", 1))
+    with pytest.raises(CommandError, match="Atlantis"):
+        call_command("load_production", file=bad)
