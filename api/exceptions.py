@@ -1,5 +1,6 @@
 """One error shape for the whole API: {"detail": ...} or field -> messages."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -14,7 +15,10 @@ class ConflictError(exceptions.APIException):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, Conflict):
+    if isinstance(exc, ImproperlyConfigured):
+        exc = exceptions.APIException(str(exc))
+        exc.status_code = 503
+    elif isinstance(exc, Conflict):
         exc = ConflictError(str(exc))
     elif isinstance(exc, UnknownCodes):
         exc = exceptions.ValidationError({exc.kind: [str(exc)]})

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.views import registry, supply, taxonomy
+from api.views import passports, registry, supply, taxonomy
 
 app_name = "api"
 
@@ -19,6 +19,8 @@ router.register("registry/relationships", supply.SupplyRelationshipViewSet, base
 router.register("registry/source-links", supply.SourceLinkViewSet, basename="source-link")
 router.register("registry/production", supply.ProductionStatisticViewSet, basename="production")
 router.register("registry/rules", supply.RuleViewSet, basename="rule")
+router.register("passports/models", passports.BatteryModelViewSet, basename="battery-model")
+router.register("passports", passports.PassportViewSet, basename="passport")
 
 urlpatterns = [
     path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
@@ -32,6 +34,9 @@ urlpatterns = [
         name="supply-chain",
     ),
     path("registry/companies/<int:pk>/what-if/", supply.WhatIfView.as_view(), name="what-if"),
+    path("passports/bulk/", passports.PassportBulkView.as_view(), name="passport-bulk"),
+    path("passports/changes/", passports.ChangeFeedView.as_view(), name="passport-changes"),
+    path("passports/import/", passports.PassportImportView.as_view(), name="passport-import"),
     path("registry/sector-gaps/", registry.SectorGapsView.as_view(), name="sector-gaps"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -15,6 +15,11 @@ from .env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The shared source documents live beside the repository, never inside it.
 SHARED_DIR = Path(env_str("SHARED_DIR", str(BASE_DIR.parent / "shared")))
+# The published passport data models (JSON Schemas), read in place, never copied in.
+INTEROP_DIR = Path(env_str("INTEROP_DIR", str(SHARED_DIR / "interop")))
+# ISO/IEC 15459-style issuing agency code for passport identifiers.
+PASSPORT_ISSUING_AGENCY = env_str("PASSPORT_ISSUING_AGENCY", "BMR")
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -206,6 +211,8 @@ SPECTACULAR_SETTINGS = {
         "OrganisationKindEnum": "registry.models.Organisation.Kind",
         "FacilityKindEnum": "registry.models.Facility.Kind",
         "StandardKindEnum": "taxonomy.models.StandardKind",
+        "BatteryStatusEnum": "passports.models.BatteryStatus",
+        "SuccessorStatusEnum": "passports.models.SUCCESSOR_STATUS_CHOICES",
     },
 }
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("", include("registry.urls")),
+    path("", include("passports.urls")),
     path("", include("taxonomy.urls")),
 ]
 if settings.DEBUG:

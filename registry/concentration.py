@@ -308,6 +308,7 @@ class MineInfo:
     operator: int | None
     operator_name: str
     owners: list[tuple[int, str, float]] = field(default_factory=list)
+    origin: str = ""  # black mass: pre_consumer | post_consumer
 
 
 @dataclass
@@ -467,6 +468,7 @@ def load_graph(
             "mine__cahra",
             "mine__operator_id",
             "mine__operator__legal_name",
+            "mine__recycled_origin",
         )
         queries += 1
         for (
@@ -480,9 +482,12 @@ def load_graph(
             cahra,
             op,
             op_name,
+            origin,
         ) in link_rows:
             links.append(Link(lid, mine_id, company_id, float(volume)))
-            mines[mine_id] = MineInfo(name, country, method, cahra, op, op_name or "")
+            mines[mine_id] = MineInfo(
+                name, country, method, cahra, op, op_name or "", origin=origin
+            )
     _attach_owners(mines)
     queries += 1
     companies = _company_info(
@@ -677,10 +682,21 @@ def trace(
     north_america = set(ira.params["north_america"]) if ira else set()
     concern_countries = set(concern.params.get("countries", [])) if concern else set()
 
+    def recycled_edge(e) -> bool:
+        return e.stage == "recycling" or e.material == "black_mass"
+
+    # Recycled flows with no mine behind them count as post-consumer (end-of-life
+    # batteries), the usual case; black-mass sources say which they are.
     edge_tests = {
-        "recycled": lambda e: e.stage == "recycling" or e.material == "black_mass",
+        "recycled": recycled_edge,
+        "recycled_pre": lambda e: False,
+        "recycled_post": recycled_edge,
     }
-    leaf_tests = {"recycled": lambda m: m.method == "black_mass"}
+    leaf_tests = {
+        "recycled": lambda m: m.method == "black_mass",
+        "recycled_pre": lambda m: m.method == "black_mass" and m.origin == "pre_consumer",
+        "recycled_post": lambda m: m.method == "black_mass" and m.origin != "pre_consumer",
+    }
     if concern:
         edge_tests["concern"] = lambda e: (
             e.country in concern_countries or concern_entity(e.supplier)

@@ -213,6 +213,15 @@ class MinedSource(models.Model):
     method = models.CharField(max_length=20, choices=Method.choices)
     cahra = models.BooleanField("in a conflict-affected or high-risk area", default=False)
     cahra_basis = models.CharField(max_length=300, blank=True)
+    recycled_origin = models.CharField(
+        max_length=15,
+        blank=True,
+        choices=[
+            ("pre_consumer", "Pre-consumer (manufacturing scrap)"),
+            ("post_consumer", "Post-consumer (end-of-life batteries)"),
+        ],
+        help_text="For black mass: where the recycled material comes from (default post-consumer)",
+    )
     operator = models.ForeignKey(
         Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="operated_mines"
     )

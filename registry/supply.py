@@ -214,9 +214,14 @@ def supply_chain(
     cells: list[str] = (),
     thresholds: str | None = None,
     checked_on: dt.date | None = None,
+    first_tier: set[int] | None = None,
 ) -> SupplyChain:
+    """`first_tier`: keep only these relationships into the buyer (the suppliers of one
+    battery model, say); everything upstream of them is followed as usual."""
     on = checked_on or as_of or dt.date.today()
     graph = load_graph(buyer, mineral, as_of)
+    if first_tier is not None:
+        graph.edges = [e for e in graph.edges if e.buyer != buyer.pk or e.id in first_tier]
     result, rules = _evaluate(
         graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
     )

@@ -15,5 +15,8 @@ class Command(BaseCommand):
         counts = load_demo(file)
         if FLOWS_FILE.exists():
             counts.update(load_demo_flows(FLOWS_FILE))
+        from passports.demo import load_demo_passports
+
+        counts.update(load_demo_passports())
         summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data: {summary}."))

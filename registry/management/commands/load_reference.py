@@ -18,3 +18,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Rules: {load_rules()} created."))
         rows = load_production()
         self.stdout.write(self.style.SUCCESS(f"Production statistics: {rows} rows loaded."))
+        from passports.reference import load_attributes
+
+        count = load_attributes()
+        self.stdout.write(self.style.SUCCESS(f"Battery Pass attributes: {count} loaded."))

@@ -1,0 +1,145 @@
+"""Who sees which attributes of a passport (Art. 77(2), the `access` column).
+
+Roles: everyone is `public`; organisations hold grants for `legitimate_interest`
+(recyclers, repairers, second-life operators), `commission` or `authority`
+(notified bodies and market-surveillance authorities); the manufacturer and the
+economic operator are `owner` of their passports and see everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.db.models import Q
+
+from .catalogue import ATTRIBUTE_PATHS
+from .models import Access, AccessGrant, PassportAttribute
+
+ROLES_FOR_ACCESS: dict[str, frozenset[str]] = {
+    Access.PUBLIC: frozenset({"public", "legitimate_interest", "commission", "authority", "owner"}),
+    Access.LEGITIMATE_INTEREST: frozenset({"legitimate_interest", "commission", "owner"}),
+    Access.LEGITIMATE_INTEREST_COMMISSION: frozenset(
+        {"legitimate_interest", "commission", "owner"}
+    ),
+    Access.AUTHORITIES: frozenset({"authority", "commission", "owner"}),
+}
+ALL_ROLES = frozenset({"public", "legitimate_interest", "commission", "authority", "owner"})
+PUBLIC = frozenset({"public"})
+
+# Reference data: read once per process. The loader clears it (see reference.py).
+_access: dict[int, str] | None = None
+
+
+def access_by_number() -> dict[int, str]:
+    global _access
+    if _access is None:
+        _access = dict(PassportAttribute.objects.values_list("number", "access"))
+    return _access
+
+
+def clear_cache() -> None:
+    global _access
+    _access = None
+    hidden_paths.cache_clear()
+
+
+def visible_numbers(roles: frozenset[str]) -> frozenset[int]:
+    return frozenset(
+        n for n, access in access_by_number().items() if ROLES_FOR_ACCESS[access] & roles
+    )
+
+
+@lru_cache(maxsize=64)
+def hidden_paths(roles: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    visible = visible_numbers(roles)
+    return tuple(
+        path for number, paths in ATTRIBUTE_PATHS.items() if number not in visible for path in paths
+    )
+
+
+def _without(node, path: tuple[str, ...]):
+    """A copy of `node` without `path`; only the containers on the way are copied."""
+    if not path:
+        return _GONE
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if not isinstance(node, list):
+            return node
+        items = [_without(item, rest) for item in node]
+        items = [i for i in items if i is not _GONE and i != {}]
+        return items if items else _GONE
+    if not isinstance(node, dict) or head not in node:
+        return node
+    child = _without(node[head], rest)
+    out = dict(node)
+    if child is _GONE or child == {} or child == []:
+        del out[head]
+    else:
+        out[head] = child
+    return out
+
+
+_GONE = object()
+
+
+def project(document: dict, roles: frozenset[str]) -> dict:
+    """The document as `roles` may see it."""
+    paths = hidden_paths(roles)
+    if not paths:
+        return document
+    out = document
+    for path in paths:
+        out = _without(out, path)
+        if out is _GONE:
+            return {}
+    return {aspect: payload for aspect, payload in out.items() if payload}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What a requester holds: its roles, and the manufacturers its grants cover."""
+
+    organisation_id: int | None = None
+    company_id: int | None = None
+    is_staff: bool = False
+    grants: tuple[tuple[str, int | None], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def anonymous(cls) -> Viewer:
+        return cls()
+
+    @classmethod
+    def for_user(cls, user, today: dt.date | None = None) -> Viewer:
+        if user is None or not user.is_authenticated:
+            return cls.anonymous()
+        membership = getattr(user, "membership", None)
+        if membership is None:
+            return cls(is_staff=user.is_staff)
+        today = today or dt.date.today()
+        grants = tuple(
+            AccessGrant.objects.filter(
+                organisation_id=membership.organisation_id, revoked=False, valid_from__lte=today
+            )
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+            .values_list("tier", "manufacturer_id")
+        )
+        return cls(
+            membership.organisation_id, membership.organisation.company_id, user.is_staff, grants
+        )
+
+    def roles_for(self, manufacturer_id: int, operator_id: int | None = None) -> frozenset[str]:
+        if self.is_staff or (self.company_id and self.company_id in (manufacturer_id, operator_id)):
+            return ALL_ROLES
+        roles = {"public"}
+        for tier, limited_to in self.grants:
+            if limited_to is None or limited_to == manufacturer_id:
+                roles.add(tier)
+        return frozenset(roles)
+
+    def tier_label(self, roles: frozenset[str]) -> str:
+        for role in ("owner", "commission", "authority", "legitimate_interest"):
+            if role in roles:
+                return role
+        return "public"

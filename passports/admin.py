@@ -1,0 +1,198 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from simple_history.admin import SimpleHistoryAdmin
+
+from registry.services import Conflict
+
+from . import services
+from .models import (
+    AccessGrant,
+    BatteryModel,
+    BatteryPassport,
+    DynamicReading,
+    PassportAttribute,
+    PassportEvent,
+    PassportVersion,
+)
+
+
+@admin.register(PassportAttribute)
+class PassportAttributeAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "name",
+        "category",
+        "access",
+        "dynamic",
+        "individual",
+        "mandatory_ev",
+        "mandatory_lmt",
+        "mandatory_industrial",
+        "mandatory_stationary",
+    ]
+    list_filter = ["access", "category", "dynamic", "individual"]
+    search_fields = ["name", "regulation_reference"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # loaded from the data model's attributes.csv
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BatteryModel)
+class BatteryModelAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "model_identifier", "manufacturer", "category", "chemistry"]
+    list_filter = ["category", "chemistry"]
+    search_fields = ["name", "model_identifier", "manufacturer__legal_name"]
+    autocomplete_fields = ["manufacturer"]
+    filter_horizontal = ["supply_relationships", "mined_sources", "attestations"]
+
+
+class VersionInline(admin.TabularInline):
+    model = PassportVersion
+    fields = ["number", "battery_status", "note", "created_at", "created_by", "changed_attributes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReadingInline(admin.TabularInline):
+    model = DynamicReading
+    fields = ["attribute", "value", "measured_at", "recorded_at", "recorded_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Publish the selected drafts")
+def publish(modeladmin, request, queryset):
+    for passport in queryset:
+        try:
+            services.passport_publish(passport=passport, user=request.user)
+            modeladmin.message_user(request, f"{passport} published.")
+        except (ValidationError, Conflict) as exc:
+            modeladmin.message_user(request, f"{passport} not published: {exc}", messages.ERROR)
+
+
+@admin.register(BatteryPassport)
+class BatteryPassportAdmin(admin.ModelAdmin):
+    list_display = [
+        "internal_id",
+        "battery_identifier",
+        "battery_model",
+        "economic_operator",
+        "lifecycle",
+        "battery_status",
+        "version",
+        "updated_at",
+    ]
+    list_filter = ["lifecycle", "battery_status", "battery_model__category"]
+    search_fields = ["internal_id", "batterypass_id", "battery_identifier"]
+    autocomplete_fields = ["battery_model", "economic_operator", "predecessor"]
+    readonly_fields = [
+        "internal_id",
+        "batterypass_id",
+        "uuid",
+        "lifecycle",
+        "version",
+        "revision",
+        "published_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [VersionInline, ReadingInline]
+    actions = [publish]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.lifecycle == "published":
+            # Published data changes only through a new version (API `revise`).
+            fields += [
+                "battery_model",
+                "battery_identifier",
+                "economic_operator",
+                "battery_status",
+                "predecessor",
+                "data",
+            ]
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or obj.lifecycle == "draft"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if obj.lifecycle == "draft" and "data" in form.changed_data:
+                services.passport_update_draft(passport=obj, data=obj.data, user=request.user)
+            return
+        created = services.passport_create(
+            battery_model=obj.battery_model,
+            battery_identifier=obj.battery_identifier,
+            economic_operator=obj.economic_operator,
+            data=obj.data,
+            user=request.user,
+            predecessor=obj.predecessor,
+            battery_status=obj.battery_status,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+
+@admin.register(PassportVersion)
+class PassportVersionAdmin(admin.ModelAdmin):
+    list_display = ["passport", "number", "battery_status", "created_at", "created_by"]
+    readonly_fields = [
+        "passport",
+        "number",
+        "document",
+        "battery_status",
+        "changed_attributes",
+        "note",
+        "created_at",
+        "created_by",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "organisation",
+        "tier",
+        "purpose",
+        "manufacturer",
+        "valid_from",
+        "valid_until",
+        "revoked",
+    ]
+    list_filter = ["tier", "purpose", "revoked"]
+    autocomplete_fields = ["organisation", "manufacturer"]
+
+
+@admin.register(PassportEvent)
+class PassportEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "passport", "kind", "version", "at"]
+    list_filter = ["kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,27 @@
+"""The published exports, built from a document already projected for the requester."""
+
+from __future__ import annotations
+
+from .catalogue import ASPECTS
+
+
+def to_batterypass(document: dict) -> dict:
+    """Battery Pass 1.2.0: the seven aspects, in their order, as the tier may see them."""
+    return {aspect: document[aspect] for aspect in ASPECTS if aspect in document}
+
+
+def to_catenax_document(passport, document: dict) -> dict:
+    from .catenax import CatenaXContext, to_catenax
+
+    operator = passport.economic_operator
+    context = CatenaXContext(
+        passport_uuid=str(passport.uuid),
+        predecessor_uuid=str(passport.predecessor.uuid) if passport.predecessor_id else None,
+        version=str(max(passport.version, 1)),
+        issue_date=(passport.published_at or passport.created_at).date(),
+        last_modification=passport.updated_at.date(),
+        economic_operator_id=operator.lei or f"registry:{operator.pk}",
+        status=passport.lifecycle,
+        extra=passport.battery_model.catenax_extra,
+    )
+    return to_catenax(document, context)

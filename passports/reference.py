@@ -1,0 +1,56 @@
+"""Load the 93 Battery Pass attributes from attributes.csv, read in place (idempotent)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from . import access
+from .models import Access, PassportAttribute
+
+ACCESS_LABELS = {
+    "Public": Access.PUBLIC,
+    "persons with a legitimate interest": Access.LEGITIMATE_INTEREST,
+    "persons with a legitimate interest and the Commission": Access.LEGITIMATE_INTEREST_COMMISSION,
+    "Notified bodies, market surveillance authorities and the Commission": Access.AUTHORITIES,
+}
+
+
+def attributes_path() -> Path:
+    return Path(settings.INTEROP_DIR) / "batterypass-1.2.0" / "attributes.csv"
+
+
+def read_attributes(path: Path | None = None) -> list[dict]:
+    with Path(path or attributes_path()).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@transaction.atomic
+def load_attributes(path: Path | None = None) -> int:
+    rows = read_attributes(path)
+    for row in rows:
+        if row["access"] not in ACCESS_LABELS:
+            raise ValueError(f"Unknown access right {row['access']!r} (attribute {row['number']})")
+        PassportAttribute.objects.update_or_create(
+            number=int(row["number"]),
+            defaults={
+                "category": row["category"],
+                "subcategory": row["subcategory"],
+                "name": row["attribute"],
+                "regulation_reference": row["regulation_reference"][:300],
+                "unit": row["unit"][:80],
+                "data_format": row["data_format"][:80],
+                "access": ACCESS_LABELS[row["access"]],
+                "dynamic": row["static_or_dynamic"] == "Dynamic",
+                "individual": row["granularity"] == "Individual battery",
+                "mandatory_ev": row["ev"],
+                "mandatory_lmt": row["lmt"],
+                "mandatory_industrial": row["industrial_over_2kwh"],
+                "mandatory_stationary": row["stationary_over_2kwh"],
+            },
+        )
+    access.clear_cache()
+    return len(rows)

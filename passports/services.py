@@ -1,0 +1,428 @@
+"""Writes to passports. Published data is never overwritten: each change is a new
+immutable version; dynamic data is appended as readings."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from registry.services import Conflict
+
+from . import access
+from .catalogue import ATTRIBUTE_PATHS, values_of
+from .models import (
+    BatteryModel,
+    BatteryPassport,
+    BatteryStatus,
+    DynamicReading,
+    Lifecycle,
+    PassportAttribute,
+    PassportEvent,
+    PassportVersion,
+)
+from .schemas import schema_errors
+
+STATUS_LABELS = {s.value: s.label for s in BatteryStatus}  # Battery Pass enum: "Original", ...
+SUCCESSOR_STATUSES = {BatteryStatus.REPURPOSED, BatteryStatus.REMANUFACTURED}
+
+
+# --- Identifiers ---------------------------------------------------------------
+
+_SERIAL_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # Crockford base32: no I, O, U
+
+
+def new_internal_id(manufacturer) -> str:
+    """ISO/IEC 15459 style: issuing agency code . company identification . serial."""
+    company = manufacturer.lei or f"C{manufacturer.pk:07d}"
+    serial = "".join(secrets.choice(_SERIAL_ALPHABET) for _ in range(12))
+    return f"{settings.PASSPORT_ISSUING_AGENCY}.{company}.{serial}"
+
+
+def batterypass_identifier(internal_id: str) -> str:
+    """Battery Pass 1.2.0 wants `^urn:[a-z0-9]+:[a-z0-9]+$`: no dots or hyphens."""
+    agency, rest = internal_id.split(".", 1)
+    return f"urn:{re.sub('[^a-z0-9]', '', agency.lower())}:{re.sub('[^a-z0-9]', '', rest.lower())}"
+
+
+def catenax_identifier(passport: BatteryPassport) -> str:
+    """Catena-X wants a UUID (urn:uuid:...); each passport keeps one."""
+    return f"urn:uuid:{passport.uuid}"
+
+
+# --- Documents -------------------------------------------------------------------
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Model values under the passport's own: objects merge, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def values_at(node, path: tuple[str, ...]) -> list:
+    if not path:
+        return [node]
+    head, rest = path[0], path[1:]
+    if head == "*":
+        return [v for item in node for v in values_at(item, rest)] if isinstance(node, list) else []
+    if isinstance(node, dict) and head in node:
+        return values_at(node[head], rest)
+    return []
+
+
+def attribute_values(document: dict, number: int) -> list:
+    """An attribute's values, only its own rows where one array holds several attributes."""
+    return values_of(document, number)
+
+
+def changed_attributes(before: dict, after: dict) -> list[int]:
+    return [
+        n
+        for n in sorted(ATTRIBUTE_PATHS)
+        if attribute_values(before, n) != attribute_values(after, n)
+    ]
+
+
+def _present(values: list) -> bool:
+    return any(v not in (None, "", [], {}) for v in values)
+
+
+def missing_mandatory(document: dict, category: str) -> list[PassportAttribute]:
+    """Attributes mandatory for the category that the document does not carry."""
+    return [
+        attribute
+        for attribute in PassportAttribute.objects.all()
+        if attribute.mandatory_for(category)
+        and attribute.number in ATTRIBUTE_PATHS
+        and not _present(attribute_values(document, attribute.number))
+    ]
+
+
+def current_document(passport: BatteryPassport) -> dict:
+    """The merged document: model values, the passport's own, and identity fields."""
+    document = merge(passport.battery_model.data, passport.data)
+    general = document.setdefault("GeneralProductInformation", {})
+    general["batteryPassportIdentifier"] = passport.batterypass_id
+    general["productIdentifier"] = passport.battery_identifier
+    general["batteryStatus"] = STATUS_LABELS[passport.battery_status]
+    general["batteryCategory"] = passport.battery_model.category
+    return document
+
+
+def _refresh(passport: BatteryPassport, document: dict) -> None:
+    passport.document = document
+    passport.public_document = access.project(document, access.PUBLIC)
+    passport.revision += 1
+
+
+# --- Lifecycle -------------------------------------------------------------------
+
+
+@transaction.atomic
+def passport_create(
+    *,
+    battery_model: BatteryModel,
+    battery_identifier: str,
+    economic_operator,
+    data: dict | None = None,
+    user=None,
+    predecessor: BatteryPassport | None = None,
+    battery_status: str = BatteryStatus.ORIGINAL,
+) -> BatteryPassport:
+    if predecessor is None and battery_status in SUCCESSOR_STATUSES:
+        raise ValidationError(
+            {
+                "predecessor": "A repurposed or remanufactured battery's passport "
+                "must name its predecessor (Art. 77(7))."
+            }
+        )
+    errors = schema_errors(data or {}, partial=True)
+    if errors:
+        raise ValidationError({"data": errors})
+    internal_id = new_internal_id(battery_model.manufacturer)
+    passport = BatteryPassport(
+        internal_id=internal_id,
+        batterypass_id=batterypass_identifier(internal_id),
+        battery_model=battery_model,
+        battery_identifier=battery_identifier,
+        economic_operator=economic_operator,
+        data=data or {},
+        predecessor=predecessor,
+        battery_status=battery_status,
+        created_by=user,
+    )
+    passport.full_clean(exclude=["document", "public_document"])
+    _refresh(passport, current_document(passport))
+    passport.save()
+    return passport
+
+
+def _locked(passport: BatteryPassport) -> BatteryPassport:
+    return (
+        BatteryPassport.objects.select_for_update()
+        .select_related("battery_model")
+        .get(pk=passport.pk)
+    )
+
+
+@transaction.atomic
+def passport_update_draft(*, passport: BatteryPassport, data: dict, user=None) -> BatteryPassport:
+    locked = _locked(passport)
+    if locked.lifecycle != Lifecycle.DRAFT:
+        raise Conflict("A published passport is not edited in place: publish a new version.")
+    errors = schema_errors(data, partial=True)
+    if errors:
+        raise ValidationError({"data": errors})
+    locked.data = data
+    _refresh(locked, current_document(locked))
+    locked.save()
+    return locked
+
+
+def _validate_for_publication(passport: BatteryPassport, document: dict) -> None:
+    missing = missing_mandatory(document, passport.category)
+    problems = {}
+    if missing:
+        problems["missing_attributes"] = [
+            f"{a.number}. {a.name} (mandatory for {passport.battery_model.get_category_display()})"
+            for a in missing
+        ]
+    errors = schema_errors(document)
+    if errors:
+        problems["schema_errors"] = errors
+    if problems:
+        raise ValidationError(problems)
+
+
+def _new_version(
+    passport: BatteryPassport, document: dict, user, note: str, kind: str
+) -> PassportVersion:
+    previous = passport.versions.order_by("-number").first()
+    changed = changed_attributes(previous.document if previous else {}, document)
+    version = PassportVersion.objects.create(
+        passport=passport,
+        number=passport.version + 1,
+        document=document,
+        battery_status=passport.battery_status,
+        changed_attributes=changed,
+        note=note,
+        created_by=user,
+    )
+    passport.version = version.number
+    PassportEvent.objects.create(
+        passport=passport, kind=kind, version=version.number, attributes=changed
+    )
+    return version
+
+
+@transaction.atomic
+def passport_publish(*, passport: BatteryPassport, user=None, note: str = "") -> BatteryPassport:
+    locked = _locked(passport)
+    if locked.lifecycle == Lifecycle.PUBLISHED:
+        raise Conflict("Already published: revise it to publish a new version.")
+    document = current_document(locked)
+    _validate_for_publication(locked, document)
+    locked.lifecycle = Lifecycle.PUBLISHED
+    locked.published_at = timezone.now()
+    _refresh(locked, document)
+    _new_version(locked, document, user, note or "first publication", PassportEvent.Kind.PUBLISHED)
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def passport_revise(
+    *,
+    passport: BatteryPassport,
+    data: dict,
+    user=None,
+    note: str = "",
+    expected_version: int | None = None,
+    battery_status: str | None = None,
+) -> BatteryPassport:
+    """Publish a change to a published passport as a new version."""
+    locked = _locked(passport)
+    if locked.lifecycle != Lifecycle.PUBLISHED:
+        raise Conflict("A draft is edited in place; revise only published passports.")
+    if expected_version is not None and expected_version != locked.version:
+        raise Conflict(
+            f"The passport is at version {locked.version}, not {expected_version}; "
+            "reload and try again."
+        )
+    locked.data = merge(locked.data, data)
+    kind = PassportEvent.Kind.VERSION
+    if battery_status and battery_status != locked.battery_status:
+        locked.battery_status = battery_status
+        kind = PassportEvent.Kind.STATUS
+    document = current_document(locked)
+    _validate_for_publication(locked, document)
+    if document == locked.document:
+        return locked  # nothing changed: no new version
+    _refresh(locked, document)
+    _new_version(locked, document, user, note, kind)
+    locked.save()
+    return locked
+
+
+def _set_at(document: dict, path: tuple[str, ...], value) -> None:
+    """Place a reading: replace the value at the path, or append to the list it names."""
+    node = document
+    for index, key in enumerate(path):
+        last = index == len(path) - 1
+        if key == "*":
+            raise ValidationError("internal: list paths are handled by the caller")
+        if last:
+            node[key] = value
+        else:
+            nxt = path[index + 1]
+            if nxt == "*":
+                node.setdefault(key, [])
+                node[key].append(value)
+                return
+            node = node.setdefault(key, {})
+
+
+@transaction.atomic
+def append_reading(
+    *, passport: BatteryPassport, number: int, value, measured_at: dt.datetime, user=None
+) -> DynamicReading:
+    """Append a dynamic value (state of charge, cycles, a negative event, ...)."""
+    locked = _locked(passport)
+    attribute = PassportAttribute.objects.filter(number=number).first()
+    if attribute is None:
+        raise ValidationError({"attribute": f"Unknown attribute {number}."})
+    if not attribute.dynamic:
+        raise ValidationError({"attribute": f"{attribute} is static; revise the passport instead."})
+    if number not in ATTRIBUTE_PATHS:
+        raise ValidationError({"attribute": f"{attribute} has no place in the data model."})
+    if locked.lifecycle != Lifecycle.PUBLISHED:
+        raise Conflict("Dynamic data is recorded once the passport is published.")
+    document = copy.deepcopy(locked.document)
+    _set_at(document, ATTRIBUTE_PATHS[number][0], value)
+    errors = schema_errors(document)
+    if errors:
+        raise ValidationError({"value": errors})
+    reading = DynamicReading.objects.create(
+        passport=locked, attribute=attribute, value=value, measured_at=measured_at, recorded_by=user
+    )
+    _refresh(locked, document)
+    locked.save()
+    PassportEvent.objects.create(
+        passport=locked,
+        kind=PassportEvent.Kind.READING,
+        version=locked.version,
+        attributes=[number],
+    )
+    return reading
+
+
+@transaction.atomic
+def passport_repurpose(
+    *,
+    passport: BatteryPassport,
+    new_status: str,
+    battery_identifier: str,
+    economic_operator,
+    data: dict | None = None,
+    battery_model: BatteryModel | None = None,
+    user=None,
+) -> BatteryPassport:
+    """A repurposed or remanufactured battery gets a new passport linked to the old one;
+    the old passport records the new status in a new version."""
+    if new_status not in SUCCESSOR_STATUSES:
+        raise ValidationError(
+            {"battery_status": "Only repurposing or remanufacturing makes a new passport."}
+        )
+    locked = _locked(passport)
+    if locked.lifecycle != Lifecycle.PUBLISHED:
+        raise Conflict("Only a published passport can have a successor.")
+    if hasattr(locked, "successor"):
+        raise Conflict(f"{locked} already has a successor passport ({locked.successor}).")
+    successor = passport_create(
+        battery_model=battery_model or locked.battery_model,
+        battery_identifier=battery_identifier,
+        economic_operator=economic_operator,
+        data=merge(locked.data, data or {}),
+        user=user,
+        predecessor=locked,
+        battery_status=new_status,
+    )
+    passport_revise(
+        passport=locked,
+        data={},
+        user=user,
+        battery_status=new_status,
+        note=f"{STATUS_LABELS[new_status]}: continued as {successor.internal_id}",
+    )
+    return successor
+
+
+@transaction.atomic
+def passport_import(
+    *,
+    document: dict,
+    battery_model: BatteryModel,
+    economic_operator,
+    user=None,
+    predecessor: BatteryPassport | None = None,
+) -> BatteryPassport:
+    """A draft passport from a Battery Pass 1.2.0 document; every schema error is listed."""
+    errors = schema_errors(document)
+    if errors:
+        raise ValidationError({"document": errors})
+    general = document["GeneralProductInformation"]
+    if general.get("batteryCategory") != battery_model.category:
+        raise ValidationError(
+            {
+                "document": [
+                    "GeneralProductInformation/batteryCategory: "
+                    f"{general.get('batteryCategory')!r} does not match the battery model's "
+                    f"category {battery_model.category!r}"
+                ]
+            }
+        )
+    status = {label: value for value, label in STATUS_LABELS.items()}[general["batteryStatus"]]
+    data = copy.deepcopy(document)
+    imported_id = data["GeneralProductInformation"].pop("batteryPassportIdentifier")
+    if BatteryPassport.objects.filter(batterypass_id=imported_id).exists():
+        raise Conflict(f"A passport with identifier {imported_id} is already in the registry.")
+    passport = passport_create(
+        battery_model=battery_model,
+        battery_identifier=general["productIdentifier"],
+        economic_operator=economic_operator,
+        data=data,
+        user=user,
+        predecessor=predecessor,
+        battery_status=status,
+    )
+    # The registry keeps its own internal id, and the Battery Pass id the document came with.
+    passport.batterypass_id = imported_id
+    passport.full_clean(exclude=["document", "public_document"])
+    _refresh(passport, current_document(passport))
+    passport.save()
+    return passport
+
+
+def can_manage(user, manufacturer_id: int, operator_id: int | None = None) -> bool:
+    """Staff, or a compliance officer / reviewer of the manufacturer or economic operator."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    membership = getattr(user, "membership", None)
+    return bool(
+        membership
+        and membership.role in ("compliance_officer", "reviewer")
+        and membership.organisation.company_id in (manufacturer_id, operator_id)
+    )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "passports"
+
+urlpatterns = [
+    path("p/<str:identifier>/", views.public_page, name="public"),
+    path("p/<str:identifier>/qr.svg", views.qr_code, name="qr"),
+]
