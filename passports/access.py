@@ -45,6 +45,10 @@ def clear_cache() -> None:
     hidden_paths.cache_clear()
 
 
+def can_see(number: int, roles: frozenset[str]) -> bool:
+    return bool(ROLES_FOR_ACCESS[access_by_number()[number]] & roles)
+
+
 def visible_numbers(roles: frozenset[str]) -> frozenset[int]:
     return frozenset(
         n for n, access in access_by_number().items() if ROLES_FOR_ACCESS[access] & roles
@@ -137,6 +141,19 @@ class Viewer:
             if limited_to is None or limited_to == manufacturer_id:
                 roles.add(tier)
         return frozenset(roles)
+
+    def manufacturers_seeing(self, number: int) -> tuple[bool, set[int]]:
+        """(all manufacturers?, else which) whose passports show this attribute to the viewer:
+        what a filter on that attribute may reveal."""
+        if self.is_staff:
+            return True, set()
+        allowed = ROLES_FOR_ACCESS[access_by_number()[number]]
+        if "public" in allowed:
+            return True, set()
+        scoped = {m for tier, m in self.grants if tier in allowed and m is not None}
+        if any(tier in allowed and m is None for tier, m in self.grants):
+            return True, set()
+        return False, scoped | ({self.company_id} if self.company_id else set())
 
     def tier_label(self, roles: frozenset[str]) -> str:
         for role in ("owner", "commission", "authority", "legitimate_interest"):

@@ -12,9 +12,31 @@ class PassportFilterSet(django_filters.FilterSet):
     chemistry = django_filters.CharFilter(
         field_name="battery_model__chemistry", lookup_expr="iexact"
     )
-    status = django_filters.ChoiceFilter(field_name="battery_status", choices=BatteryStatus.choices)
+    status = django_filters.ChoiceFilter(
+        method="filter_status",
+        choices=BatteryStatus.choices,
+        help_text="Battery status is not public (attribute 11): only passports whose status "
+        "you may see are matched.",
+    )
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices)
     updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    def filter_status(self, queryset, name, value):
+        from django.db.models import Q
+
+        from .access import Viewer
+
+        viewer = getattr(self.request, "_passport_viewer", None) or Viewer.for_user(
+            getattr(self.request, "user", None)
+        )
+        everywhere, manufacturers = viewer.manufacturers_seeing(11)
+        queryset = queryset.filter(battery_status=value)
+        if everywhere:
+            return queryset
+        return queryset.filter(
+            Q(battery_model__manufacturer_id__in=manufacturers)
+            | Q(economic_operator_id__in=manufacturers)
+        )
 
     class Meta:
         model = BatteryPassport

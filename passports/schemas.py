@@ -29,7 +29,38 @@ def validator(aspect: str):
     return jsonschema.Draft4Validator(schema)
 
 
-def schema_errors(document: dict, *, partial: bool = False) -> list[str]:
+def _optional_for(category: str):
+    """Paths of attributes that are not mandatory for the category (attributes.csv)."""
+    from .catalogue import ATTRIBUTE_PATHS
+    from .models import PassportAttribute
+
+    mandatory = {a.number for a in PassportAttribute.objects.all() if a.mandatory_for(category)}
+    return [
+        path
+        for number, paths in ATTRIBUTE_PATHS.items()
+        if number not in mandatory
+        for path in paths
+    ], [path for number, paths in ATTRIBUTE_PATHS.items() if number in mandatory for path in paths]
+
+
+def _excused(error, aspect: str, optional, mandatory) -> bool:
+    """A missing required field that only attributes optional for the category carry."""
+    if error.validator != "required":
+        return False
+    missing_name = error.message.split("'")[1] if "'" in error.message else ""
+    where = tuple("*" if isinstance(p, int) else str(p) for p in error.absolute_path)
+    missing = (aspect, *where, missing_name)
+
+    def related(path):
+        n = min(len(path), len(missing))
+        return path[:n] == missing[:n]
+
+    return any(related(p) for p in optional) and not any(related(p) for p in mandatory)
+
+
+def schema_errors(
+    document: dict, *, partial: bool = False, category: str | None = None
+) -> list[str]:
     """Every schema error of a canonical document, as 'Aspect/path: message'.
 
     `partial`: a draft or a model's share of the data may be incomplete, so missing
@@ -38,6 +69,7 @@ def schema_errors(document: dict, *, partial: bool = False) -> list[str]:
     errors: list[str] = []
     if not isinstance(document, dict):
         return ["(root): a passport document is an object of the seven aspects"]
+    optional, mandatory = _optional_for(category) if category else ([], [])
     unknown = sorted(set(document) - set(ASPECTS))
     errors += [f"{name}: not a Battery Pass 1.2.0 aspect" for name in unknown]
     for aspect in ASPECTS:
@@ -48,6 +80,10 @@ def schema_errors(document: dict, *, partial: bool = False) -> list[str]:
         found = validator(aspect).iter_errors(document[aspect])
         if partial:
             found = (e for e in found if e.validator != "required")
+        elif category:
+            # The data model's schemas require some fields that attributes.csv makes
+            # mandatory only for other categories (e.g. SOCE, EV only): the category rule wins.
+            found = (e for e in found if not _excused(e, aspect, optional, mandatory))
         for error in sorted(found, key=lambda e: [str(p) for p in e.absolute_path]):
             where = "/".join(str(p) for p in error.absolute_path)
             errors.append(

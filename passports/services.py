@@ -198,7 +198,7 @@ def _validate_for_publication(passport: BatteryPassport, document: dict) -> None
             f"{a.number}. {a.name} (mandatory for {passport.battery_model.get_category_display()})"
             for a in missing
         ]
-    errors = schema_errors(document)
+    errors = schema_errors(document, category=passport.category)
     if errors:
         problems["schema_errors"] = errors
     if problems:

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from passports.reference import load_attributes
 from registry.reference import load_expectation_profiles
 from taxonomy.services import load_standards
 
@@ -12,6 +13,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_standards()
         load_expectation_profiles()
+        load_attributes()
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +31,11 @@ def api():
 @pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("root", "root@example.org", "pw-root-123")
+
+
+@pytest.fixture
+def world(db):
+    """A battery manufacturer, an economic operator and a user for each access tier."""
+    from .passport_fixtures import World
+
+    return World()

@@ -30,12 +30,14 @@ pytestmark = pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0
 def reload_reference_after(django_db_blocker):
     """Transactional tests flush the database; put the reference data back afterwards."""
     yield
+    from passports.reference import load_attributes
     from registry.reference import load_expectation_profiles
     from taxonomy.services import load_standards
 
     with django_db_blocker.unblock():
         load_standards()
         load_expectation_profiles()
+        load_attributes()
 
 
 @pytest.fixture

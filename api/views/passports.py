@@ -30,7 +30,10 @@ def _viewer(request) -> Viewer:
     return request._passport_viewer
 
 
-def summary(passport, request) -> dict:
+def summary(passport, request, roles=access.ALL_ROLES) -> dict:
+    """Identity fields; the battery status (attribute 11) and the predecessor link, which
+    reveals it, only for tiers that may see attribute 11."""
+    sees_status = access.can_see(11, roles)
     return {
         "url": request.build_absolute_uri(f"/api/passports/{passport.internal_id}/"),
         "internal_id": passport.internal_id,
@@ -43,10 +46,12 @@ def summary(passport, request) -> dict:
         "category": passport.battery_model.category,
         "chemistry": passport.battery_model.chemistry,
         "lifecycle": passport.lifecycle,
-        "battery_status": passport.battery_status,
+        "battery_status": passport.battery_status if sees_status else None,
         "version": passport.version,
         "updated_at": passport.updated_at,
-        "predecessor": passport.predecessor.internal_id if passport.predecessor_id else None,
+        "predecessor": (
+            passport.predecessor.internal_id if sees_status and passport.predecessor_id else None
+        ),
     }
 
 
@@ -129,7 +134,7 @@ class PassportViewSet(viewsets.GenericViewSet):
 
     def _detail(self, passport, code=status.HTTP_200_OK):
         roles, document = selectors.passport_view(_viewer(self.request), passport)
-        data = summary(passport, self.request)
+        data = summary(passport, self.request, roles)
         data["tier"] = Viewer().tier_label(roles)
         data["public_page"] = self.request.build_absolute_uri(f"/p/{passport.internal_id}/")
         data["document"] = document
@@ -140,7 +145,10 @@ class PassportViewSet(viewsets.GenericViewSet):
         """Passports with filters; cursor-paginated (follow `next`)."""
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([summary(p, request) for p in page])
+        viewer = _viewer(request)
+        return self.get_paginated_response(
+            [summary(p, request, selectors.roles_for(viewer, p)) for p in page]
+        )
 
     @extend_schema(responses=s.PassportDetailSerializer)
     def retrieve(self, request, identifier=None):
@@ -151,7 +159,7 @@ class PassportViewSet(viewsets.GenericViewSet):
         tag = selectors.etag(passport, roles)
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        data = summary(passport, request)
+        data = summary(passport, request, roles)
         data["tier"] = Viewer().tier_label(roles)
         data["public_page"] = request.build_absolute_uri(f"/p/{passport.internal_id}/")
         data["document"] = document
@@ -345,7 +353,7 @@ class PassportBulkView(APIView):
                 str(passport.uuid),
                 f"urn:uuid:{passport.uuid}",
             }
-            row = summary(passport, request)
+            row = summary(passport, request, roles)
             row.update(tier=Viewer().tier_label(roles), document=document)
             results.append(row)
         return Response(
