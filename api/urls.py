@@ -6,7 +6,11 @@ from api.views import passports, registry, supply, taxonomy
 
 app_name = "api"
 
+# No `.json` format-suffix routes: half the patterns to try on every request.
 router = DefaultRouter()
+router.include_format_suffixes = False
+router.register("passports/models", passports.BatteryModelViewSet, basename="battery-model")
+router.register("passports", passports.PassportViewSet, basename="passport")
 router.register("taxonomy/dimensions", taxonomy.DimensionViewSet, basename="dimension")
 router.register("taxonomy/cells", taxonomy.CellViewSet, basename="cell")
 router.register("taxonomy/standards", taxonomy.StandardViewSet, basename="standard")
@@ -19,10 +23,11 @@ router.register("registry/relationships", supply.SupplyRelationshipViewSet, base
 router.register("registry/source-links", supply.SourceLinkViewSet, basename="source-link")
 router.register("registry/production", supply.ProductionStatisticViewSet, basename="production")
 router.register("registry/rules", supply.RuleViewSet, basename="rule")
-router.register("passports/models", passports.BatteryModelViewSet, basename="battery-model")
-router.register("passports", passports.PassportViewSet, basename="passport")
 
 urlpatterns = [
+    path("passports/bulk/", passports.PassportBulkView.as_view(), name="passport-bulk"),
+    path("passports/changes/", passports.ChangeFeedView.as_view(), name="passport-changes"),
+    path("passports/import/", passports.PassportImportView.as_view(), name="passport-import"),
     path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
     path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
     path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
@@ -34,9 +39,6 @@ urlpatterns = [
         name="supply-chain",
     ),
     path("registry/companies/<int:pk>/what-if/", supply.WhatIfView.as_view(), name="what-if"),
-    path("passports/bulk/", passports.PassportBulkView.as_view(), name="passport-bulk"),
-    path("passports/changes/", passports.ChangeFeedView.as_view(), name="passport-changes"),
-    path("passports/import/", passports.PassportImportView.as_view(), name="passport-import"),
     path("registry/sector-gaps/", registry.SectorGapsView.as_view(), name="sector-gaps"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -20,6 +20,8 @@ INTEROP_DIR = Path(env_str("INTEROP_DIR", str(SHARED_DIR / "interop")))
 # ISO/IEC 15459-style issuing agency code for passport identifiers.
 PASSPORT_ISSUING_AGENCY = env_str("PASSPORT_ISSUING_AGENCY", "BMR")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Only the benchmark command turns this on (a bare psycopg endpoint to compare against).
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -89,6 +91,16 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'regis
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3 connection pool per process; gunicorn workers each hold their own.
+    # Server-side prepared statements after N runs of a query (psycopg); safe with the
+    # psycopg pool, not behind a transaction-pooling pgbouncer: then set it empty.
+    threshold = env_str("DATABASE_PREPARE_THRESHOLD", "5")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        int(threshold) if threshold else None
+    )
+    # Server-side parameter binding, which prepared statements need (psycopg 3).
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool(
+        "DATABASE_SERVER_SIDE_BINDING", True
+    )
     if env_bool("DATABASE_POOL", True):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

@@ -133,6 +133,10 @@ class Viewer:
             membership.organisation_id, membership.organisation.company_id, user.is_staff, grants
         )
 
+    def is_public(self) -> bool:
+        """No grant, no passports of its own, not staff: sees the public part only."""
+        return not (self.is_staff or self.company_id or self.grants)
+
     def roles_for(self, manufacturer_id: int, operator_id: int | None = None) -> frozenset[str]:
         if self.is_staff or (self.company_id and self.company_id in (manufacturer_id, operator_id)):
             return ALL_ROLES

@@ -43,12 +43,13 @@ class PassportAttribute(models.Model):
     """One of the 93 attributes of the Battery Pass longlist, loaded from attributes.csv."""
 
     number = models.PositiveSmallIntegerField(unique=True)
-    category = models.CharField(max_length=80)
-    subcategory = models.CharField(max_length=120, blank=True)
-    name = models.CharField(max_length=200)
-    regulation_reference = models.CharField(max_length=300, blank=True)
-    unit = models.CharField(max_length=80, blank=True)
-    data_format = models.CharField(max_length=80, blank=True)
+    # Free texts of the data model's attributes.csv, kept whole.
+    category = models.TextField()
+    subcategory = models.TextField(blank=True)
+    name = models.TextField()
+    regulation_reference = models.TextField(blank=True)
+    unit = models.TextField(blank=True)
+    data_format = models.TextField(blank=True)
     access = models.CharField(max_length=40, choices=Access.choices)
     dynamic = models.BooleanField(default=False)
     individual = models.BooleanField(help_text="Granularity: individual battery (else model)")

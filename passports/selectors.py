@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid as uuidlib
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils import timezone
 
 from registry.querysets import Requester
 from registry.selectors import company_coverage
@@ -19,12 +21,156 @@ from .models import BatteryModel, BatteryPassport, Lifecycle
 
 
 def identifier_q(identifier: str) -> Q:
-    """Any of a passport's identifiers: internal id, Battery Pass urn, UUID or urn:uuid."""
-    q = Q(internal_id=identifier) | Q(batterypass_id=identifier)
+    """Any of a passport's identifiers: internal id, Battery Pass urn, UUID or urn:uuid.
+    The form decides the column, so the lookup is one unique index."""
     raw = identifier.removeprefix("urn:uuid:")
-    with contextlib.suppress(ValueError):  # not a UUID: the other forms still apply
-        q |= Q(uuid=uuidlib.UUID(raw))
-    return q
+    with contextlib.suppress(ValueError):
+        return Q(uuid=uuidlib.UUID(raw))
+    if identifier.startswith("urn:"):
+        return Q(batterypass_id=identifier)
+    return Q(internal_id=identifier)
+
+
+# What a summary needs; the big JSON columns are loaded only when the tier needs them.
+SUMMARY_FIELDS = (
+    "id",
+    "internal_id",
+    "batterypass_id",
+    "uuid",
+    "battery_identifier",
+    "lifecycle",
+    "battery_status",
+    "version",
+    "revision",
+    "updated_at",
+    "published_at",
+    "created_at",
+    "economic_operator_id",
+    "predecessor_id",
+    "battery_model_id",
+    "battery_model__model_identifier",
+    "battery_model__category",
+    "battery_model__chemistry",
+    "battery_model__manufacturer_id",
+    "predecessor__internal_id",
+)
+
+
+ROW_FIELDS = (
+    "id",
+    "internal_id",
+    "batterypass_id",
+    "uuid",
+    "battery_identifier",
+    "lifecycle",
+    "battery_status",
+    "version",
+    "revision",
+    "updated_at",
+    "economic_operator_id",
+    "battery_model__model_identifier",
+    "battery_model__category",
+    "battery_model__chemistry",
+    "battery_model__manufacturer_id",
+    "predecessor__internal_id",
+)
+
+
+def passport_rows(viewer: Viewer, query: Q, limit: int | None = None) -> list[dict]:
+    """Passports as plain rows: one query, no model instances, and only the document
+    column the viewer's tier needs. (`passport_row` is the same for one identifier.)"""
+    documents = ("public_document",) if viewer.is_public() else ("public_document", "document")
+    rows = visible_passports(viewer).filter(query).values(*ROW_FIELDS, *documents)
+    return list(rows[:limit] if limit else rows)
+
+
+def _identifier_column(identifier: str) -> tuple[str, object]:
+    raw = identifier.removeprefix("urn:uuid:")
+    with contextlib.suppress(ValueError):
+        return "uuid", uuidlib.UUID(raw)
+    return ("batterypass_id" if identifier.startswith("urn:") else "internal_id"), identifier
+
+
+_ROW_SQL = """
+    SELECT p.id, p.internal_id, p.batterypass_id, p.uuid, p.battery_identifier, p.lifecycle,
+           p.battery_status, p.version, p.revision, p.updated_at, p.economic_operator_id,
+           m.model_identifier, m.category, m.chemistry, m.manufacturer_id, pred.internal_id,
+           p.public_document{document}
+    FROM passports_batterypassport p
+    JOIN passports_batterymodel m ON m.id = p.battery_model_id
+    LEFT JOIN passports_batterypassport pred ON pred.id = p.predecessor_id
+    WHERE p.{column} = %s{visibility}
+"""
+
+
+def passport_row(viewer: Viewer, identifier: str) -> dict | None:
+    """The hot read path (passport detail): the same row as `passport_rows`, by one
+    hand-written statement, because building it through the ORM cost more than running
+    it. Kept equal to the ORM version by tests/test_passport_reads.py."""
+    from django.db import connection
+
+    from .models import BatteryPassport
+
+    column, value = _identifier_column(identifier)
+    public = viewer.is_public()
+    params: list = [value.hex if column == "uuid" and connection.vendor == "sqlite" else value]
+    if viewer.is_staff:
+        visibility = ""
+    elif viewer.company_id:
+        visibility = (
+            " AND (p.lifecycle = 'published' OR m.manufacturer_id = %s"
+            " OR p.economic_operator_id = %s)"
+        )
+        params += [viewer.company_id, viewer.company_id]
+    else:
+        visibility = " AND p.lifecycle = 'published'"
+    sql = _ROW_SQL.format(
+        document="" if public else ", p.document", column=column, visibility=visibility
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    keys = [*ROW_FIELDS, "public_document"] + ([] if public else ["document"])
+    row = dict(zip(keys, found, strict=True))
+    # Column types as the ORM would give them (SQLite returns text for these).
+    fields = {f.name: f for f in BatteryPassport._meta.concrete_fields}
+    for name in ("uuid", "updated_at", "public_document", "document"):
+        if name in row:
+            row[name] = (
+                fields[name].from_db_value(row[name], None, connection)
+                if hasattr(fields[name], "from_db_value")
+                else fields[name].to_python(row[name])
+            )
+    if not isinstance(row["uuid"], uuidlib.UUID):
+        row["uuid"] = uuidlib.UUID(str(row["uuid"]))
+    if timezone.is_naive(row["updated_at"]):  # SQLite stores UTC without the zone
+        row["updated_at"] = timezone.make_aware(row["updated_at"], dt.UTC)
+    return row
+
+
+def row_roles(viewer: Viewer, row: dict) -> frozenset[str]:
+    return viewer.roles_for(row["battery_model__manufacturer_id"], row["economic_operator_id"])
+
+
+def row_view(viewer: Viewer, row: dict) -> tuple[frozenset[str], dict]:
+    roles = row_roles(viewer, row)
+    if roles == access.PUBLIC:
+        return roles, row["public_document"]
+    return roles, access.project(row["document"], roles)
+
+
+def row_etag(row: dict, roles: frozenset[str]) -> str:
+    return f'"{row["uuid"].hex}-{row["revision"]}-{access.Viewer().tier_label(roles)}"'
+
+
+def for_reading(queryset, viewer: Viewer):
+    """Only the columns a read needs: the public projection for the public, the whole
+    document for anyone who may see more."""
+    queryset = queryset.select_related("battery_model", "predecessor")
+    documents = ("public_document",) if viewer.is_public() else ("public_document", "document")
+    return queryset.only(*SUMMARY_FIELDS, *documents)
 
 
 def visible_passports(viewer: Viewer):
