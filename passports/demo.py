@@ -66,12 +66,9 @@ def _model(manufacturer, identifier, name, category, chemistry, document, extra=
     return battery_model
 
 
-CATENAX_EXTRA = {
-    "dimensions_mm": {"length": 2200, "width": 1500, "height": 150},
-    "weight_kg": 450,
-    "warranty_months": 96,
-    "purpose": ["automotive"],
-}
+def catenax_extra(name: str = "nmc811_ev_pack") -> dict:
+    """Model facts Catena-X needs that Battery Pass lacks (see catenax.EXTRA_FIELDS)."""
+    return json.loads((SAMPLES / f"catenax_extra_{name}.json").read_text(encoding="utf-8"))
 
 
 @transaction.atomic
@@ -90,7 +87,7 @@ def load_demo_passports() -> dict[str, int]:
         "ev",
         "NMC811",
         nmc_doc,
-        CATENAX_EXTRA,
+        catenax_extra(),
     )
     # The model's cells are made from CATL's recorded supplies of the battery minerals.
     nmc.supply_relationships.set(
@@ -107,7 +104,7 @@ def load_demo_passports() -> dict[str, int]:
         "stationary",
         "LFP",
         lfp_doc,
-        {**CATENAX_EXTRA, "purpose": ["stationary"]},
+        catenax_extra("lfp_stationary_pack"),
     )
     lfp.supply_relationships.set(
         SupplyRelationship.objects.filter(buyer=catl, mineral__code="lithium")
@@ -145,7 +142,7 @@ def load_demo_passports() -> dict[str, int]:
             "stationary",
             "NMC811",
             repurposed_doc,
-            {**CATENAX_EXTRA, "purpose": ["stationary"]},
+            catenax_extra("repurposed_nmc811_pack"),
         )
         _, own = split(repurposed_doc)
         successor = services.passport_repurpose(

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from passports import services
 from passports.catalogue import ASPECTS, SCHEMA_FILES
-from passports.demo import sample, split
+from passports.demo import catenax_extra, sample, split
 from passports.models import AccessGrant, BatteryModel
 
 from .factories import make_company, make_org, make_user
@@ -99,6 +99,7 @@ class World:
             category=category or document["GeneralProductInformation"]["batteryCategory"],
             chemistry="NMC811" if "nmc" in name else "LFP",
             data=model_part,
+            catenax_extra=catenax_extra(name),
         )
 
     def passport(self, name="nmc811_ev_pack", publish=True, model=None, serial=None):
@@ -118,3 +119,18 @@ class World:
 
 def full_document(name="nmc811_ev_pack") -> dict:
     return copy.deepcopy(sample(name))
+
+
+CX_SCHEMA = (
+    settings.SHARED_DIR / "interop" / "catenax-batterypass-6.1.0" / "BatteryPass-6.1.0-schema.json"
+)
+
+
+def catenax_errors(document: dict, *, strict: bool = True) -> list[str]:
+    schema = json.loads(CX_SCHEMA.read_text(encoding="utf-8"))
+    if not strict:
+        schema = without_required(schema)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in jsonschema.Draft4Validator(schema).iter_errors(document)
+    ]

@@ -577,3 +577,39 @@ def test_public_page_shows_public_attributes_and_the_qr_code(client, world):
     assert qr["Content-Type"] == "image/svg+xml" and b"<svg" in qr.content
     draft = world.passport(publish=False)
     assert client.get(f"/p/{draft.internal_id}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "name", ["nmc811_ev_pack", "lfp_stationary_pack", "repurposed_nmc811_pack"]
+)
+def test_catenax_export_validates_against_the_published_schema(api, world, name):
+    from .passport_fixtures import catenax_errors
+
+    passport = world.passport(name)
+    for tier, user in world.users.items():
+        export = get(api, user, f"/api/passports/{passport.internal_id}/export/catenax/")
+        assert export.status_code == 200
+        data = export.json()
+        assert data["metadata"]["passportIdentifier"].endswith(str(passport.uuid))
+        errors = catenax_errors(data, strict=tier in ("owner", "commission"))
+        assert errors == [], (tier, errors[:3])
+
+
+def test_catenax_export_of_a_repurposed_battery_names_its_predecessor(api, world):
+    original = world.passport()
+    successor = services.passport_repurpose(
+        passport=original,
+        new_status="repurposed",
+        battery_identifier="2L-CX",
+        economic_operator=world.operator,
+    )
+    successor = services.passport_publish(passport=successor)
+    data = get(api, world.owner, f"/api/passports/{successor.internal_id}/export/catenax/").json()
+    assert data["metadata"]["predecessor"].endswith(str(original.uuid))
+
+
+def test_catenax_export_holds_no_restricted_value_for_the_public(api, world):
+    passport = world.passport()
+    markers = restricted_markers(passport.document, passport.public_document)
+    text = get(api, None, f"/api/passports/{passport.internal_id}/export/catenax/").content.decode()
+    assert not [m for m in markers if m in text]
