@@ -7,7 +7,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/registry
 
 export DEBUG ?= 1
 
-.PHONY: install run setup data test test-postgres lint format check worker bench bench-postgres clean
+.PHONY: install run setup data test test-postgres lint format check worker bench bench-postgres bench-passport clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ bench-postgres: install  ## the same on the PostgreSQL at PG_URL
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_trace
+
+bench-passport: install  ## passport detail vs a bare psycopg endpoint, req/s (PostgreSQL)
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_demo > /dev/null
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_passport
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
