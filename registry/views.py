@@ -7,21 +7,11 @@ from django.http import Http404
 from django.shortcuts import render
 from django_countries import countries
 
+from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
 from .querysets import Requester
 from .selectors import GRADE_RULE, companies_with_detail, company_coverage, sector_gaps
-
-STAGES = [
-    ("mining", "Mining"),
-    ("trading", "Trading"),
-    ("refining", "Refining and processing"),
-    ("cathode", "Cathode manufacturing"),
-    ("cell", "Cell manufacturing"),
-    ("battery_assembly", "Battery assembly"),
-    ("vehicle", "Vehicle manufacturing"),
-    ("recycling", "Battery recycling"),
-]
 
 
 class AsOfForm(forms.Form):
@@ -86,7 +76,7 @@ class SectorForm(forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 10}),
         help_text="The taxonomy cells a company should cover",
     )
-    stage = forms.ChoiceField(choices=[("", "any stage")] + STAGES, required=False)
+    stage = forms.ChoiceField(choices=[("", "any stage"), *STAGES], required=False)
     mineral = forms.ChoiceField(choices=(), required=False)
     country = forms.ChoiceField(choices=(), required=False)
     as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -271,6 +271,18 @@ MATRIX: tuple[DimensionDef, ...] = (
     ),
 )
 
+# The supply-chain stages by short code (`refining` for `application.refining`), with labels.
+STAGES: tuple[tuple[str, str], ...] = tuple(
+    (cell.code.split(".", 1)[1], cell.label)
+    for dim in MATRIX
+    if dim.code == "application"
+    for group in dim.groups
+    for cell in group.cells
+)
+STAGE_CODES: tuple[str, ...] = tuple(code for code, _ in STAGES)
+# Stages that ship material onwards (a vehicle maker is the end of a supply flow).
+SUPPLYING_STAGES: tuple[str, ...] = tuple(c for c in STAGE_CODES if c != "vehicle")
+
 ALL_CELL_CODES: tuple[str, ...] = tuple(
     cell.code for dim in MATRIX for group in dim.groups for cell in group.cells
 )

@@ -14,6 +14,7 @@ from registry.models import (
     StatusChange,
 )
 from registry.services import mine_set_owners, validate_owner_shares
+from taxonomy.matrix import STAGE_CODES
 from taxonomy.models import Cell, Mineral, Standard
 
 
@@ -410,16 +411,7 @@ class CoverageQuerySerializer(serializers.Serializer):
 class SectorQuerySerializer(serializers.Serializer):
     cells = serializers.ListField(child=serializers.CharField(), min_length=1)
     stage = serializers.ChoiceField(
-        choices=[
-            "mining",
-            "trading",
-            "refining",
-            "cathode",
-            "cell",
-            "battery_assembly",
-            "vehicle",
-            "recycling",
-        ],
+        choices=STAGE_CODES,
         required=False,
     )
     mineral = serializers.SlugRelatedField(

@@ -9,6 +9,7 @@ from registry.models import (
     SupplyRelationship,
 )
 from registry.services import relationships_save
+from taxonomy.matrix import SUPPLYING_STAGES
 from taxonomy.models import Mineral
 
 from .registry import MineralField, StageField
@@ -175,15 +176,7 @@ class ConcentrationSerializer(serializers.Serializer):
 class ConcentrationQuerySerializer(serializers.Serializer):
     mineral = serializers.SlugRelatedField(slug_field="code", queryset=Mineral.objects.all())
     stage = serializers.ChoiceField(
-        choices=[
-            "mining",
-            "trading",
-            "refining",
-            "cathode",
-            "cell",
-            "battery_assembly",
-            "recycling",
-        ],
+        choices=SUPPLYING_STAGES,
         default="mining",
     )
     source = serializers.ChoiceField(choices=["production", "flows"], default="production")
@@ -280,17 +273,7 @@ class NewCompanySerializer(serializers.Serializer):
 class ScenarioEdgeSerializer(serializers.Serializer):
     supplier = serializers.CharField(help_text="Company id or a new company's key")
     buyer = serializers.CharField(help_text="Company id or a new company's key")
-    stage = serializers.ChoiceField(
-        choices=[
-            "mining",
-            "trading",
-            "refining",
-            "cathode",
-            "cell",
-            "battery_assembly",
-            "recycling",
-        ]
-    )
+    stage = serializers.ChoiceField(choices=SUPPLYING_STAGES)
     material = serializers.CharField(required=False, default="refined_chemical")
     volume_t = serializers.FloatField(required=False, allow_null=True, min_value=0)
     share_pct = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100)
