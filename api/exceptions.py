@@ -15,7 +15,10 @@ class ConflictError(exceptions.APIException):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ImproperlyConfigured):
+    if isinstance(exc, LookupError) and "rule" in str(exc).lower():
+        exc = exceptions.APIException(f"{exc}: run `manage.py load_reference`.")
+        exc.status_code = 503
+    elif isinstance(exc, ImproperlyConfigured):
         exc = exceptions.APIException(str(exc))
         exc.status_code = 503
     elif isinstance(exc, Conflict):

@@ -154,10 +154,9 @@ class Viewer:
         allowed = ROLES_FOR_ACCESS[access_by_number()[number]]
         if "public" in allowed:
             return True, set()
-        scoped = {m for tier, m in self.grants if tier in allowed and m is not None}
         if any(tier in allowed and m is None for tier, m in self.grants):
             return True, set()
-        return False, scoped | ({self.company_id} if self.company_id else set())
+        return False, {m for tier, m in self.grants if tier in allowed and m is not None}
 
     def tier_label(self, roles: frozenset[str]) -> str:
         for role in ("owner", "commission", "authority", "legitimate_interest"):

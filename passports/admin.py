@@ -72,7 +72,7 @@ class ReadingInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Publish the selected drafts")
+@admin.action(description="Publish the selected drafts", permissions=["change"])
 def publish(modeladmin, request, queryset):
     for passport in queryset:
         try:
@@ -127,11 +127,14 @@ class BatteryPassportAdmin(admin.ModelAdmin):
         return fields
 
     def has_delete_permission(self, request, obj=None):
-        return obj is None or obj.lifecycle == "draft"
+        # Drafts only, and only for those the model permissions allow.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.lifecycle == "draft")
 
     def save_model(self, request, obj, form, change):
         if change:
-            if obj.lifecycle == "draft" and "data" in form.changed_data:
+            if obj.lifecycle == "draft":
+                obj.save()  # the draft's own fields, then its document through the service
                 services.passport_update_draft(passport=obj, data=obj.data, user=request.user)
             return
         created = services.passport_create(

@@ -10,13 +10,16 @@ def to_batterypass(document: dict) -> dict:
     return {aspect: document[aspect] for aspect in ASPECTS if aspect in document}
 
 
-def to_catenax_document(passport, document: dict) -> dict:
+def to_catenax_document(passport, document: dict, *, sees_status: bool = True) -> dict:
+    """`sees_status`: the predecessor link reveals the battery status (attribute 11)."""
     from .catenax import CatenaXContext, to_catenax
 
     operator = passport.economic_operator
     context = CatenaXContext(
         passport_uuid=str(passport.uuid),
-        predecessor_uuid=str(passport.predecessor.uuid) if passport.predecessor_id else None,
+        predecessor_uuid=(
+            str(passport.predecessor.uuid) if sees_status and passport.predecessor_id else None
+        ),
         version=str(max(passport.version, 1)),
         issue_date=(passport.published_at or passport.created_at).date(),
         last_modification=passport.updated_at.date(),

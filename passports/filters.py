@@ -33,9 +33,11 @@ class PassportFilterSet(django_filters.FilterSet):
         queryset = queryset.filter(battery_status=value)
         if everywhere:
             return queryset
+        own = viewer.company_id or 0
         return queryset.filter(
             Q(battery_model__manufacturer_id__in=manufacturers)
-            | Q(economic_operator_id__in=manufacturers)
+            | Q(battery_model__manufacturer_id=own)
+            | Q(economic_operator_id=own)
         )
 
     class Meta:

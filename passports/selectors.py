@@ -91,6 +91,11 @@ def _identifier_column(identifier: str) -> tuple[str, object]:
     return ("batterypass_id" if identifier.startswith("urn:") else "internal_id"), identifier
 
 
+def identifier_value(identifier: str):
+    """The value an identifier is looked up by (a UUID for any UUID spelling)."""
+    return _identifier_column(identifier)[1]
+
+
 _ROW_SQL = """
     SELECT p.id, p.internal_id, p.batterypass_id, p.uuid, p.battery_identifier, p.lifecycle,
            p.battery_status, p.version, p.revision, p.updated_at, p.economic_operator_id,
@@ -162,7 +167,7 @@ def row_view(viewer: Viewer, row: dict) -> tuple[frozenset[str], dict]:
 
 
 def row_etag(row: dict, roles: frozenset[str]) -> str:
-    return f'"{row["uuid"].hex}-{row["revision"]}-{access.Viewer().tier_label(roles)}"'
+    return f'"{row["uuid"].hex}-{row["revision"]}-{"+".join(sorted(roles))}"'
 
 
 def for_reading(queryset, viewer: Viewer):
@@ -199,7 +204,7 @@ def passport_view(viewer: Viewer, passport: BatteryPassport) -> tuple[frozenset[
 
 
 def etag(passport: BatteryPassport, roles: frozenset[str]) -> str:
-    return f'"{passport.uuid.hex}-{passport.revision}-{access.Viewer().tier_label(roles)}"'
+    return f'"{passport.uuid.hex}-{passport.revision}-{"+".join(sorted(roles))}"'
 
 
 # --- Supply chain behind a battery model ------------------------------------------
@@ -239,12 +244,14 @@ class Provenance:
 
 def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
     """Recycled content, CAHRA share, concentration and due-diligence coverage, derived
-    from the supply chain behind the model (its linked first-tier relationships, when
-    any are linked, and everything upstream of them)."""
+    from the supply chain behind the model: for each mineral, its linked first-tier
+    relationships when any are linked (else all of the maker's), and everything upstream."""
     from registry.models import Rule
 
     minimums_rule = Rule.objects.filter(kind="recycled_content").first()
-    linked = set(battery_model.supply_relationships.values_list("id", flat=True))
+    linked: dict[str, set[int]] = {}
+    for pk, mineral_code in battery_model.supply_relationships.values_list("id", "mineral__code"):
+        linked.setdefault(mineral_code, set()).add(pk)
     out = []
     for code in RECYCLED_MINERALS:
         mineral = Mineral.objects.get(code=code)
@@ -253,13 +260,13 @@ def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
             mineral,
             requester=requester,
             cells=list(DUE_DILIGENCE_CELLS),
-            first_tier=linked or None,
+            # Minerals with no linked relationship follow all of the maker's supply.
+            first_tier=linked.get(code),
         )
         trace = chain.trace
         traced = trace.edge_count > 0 or bool(trace.mine_country.shares)
-        recycled = trace.predicate_pct.get("recycled_pre", 0) + trace.predicate_pct.get(
-            "recycled_post", 0
-        )
+        recycled = trace.predicate_pct.get("recycled", 0.0)
+        pre = min(trace.predicate_pct.get("recycled_pre", 0.0), recycled)
         minimums = {}
         if minimums_rule:
             for since, table in sorted(minimums_rule.params.items()):
@@ -272,8 +279,8 @@ def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
             MineralProvenance(
                 mineral=code,
                 traced=traced,
-                recycled_pre_pct=trace.predicate_pct.get("recycled_pre", 0.0),
-                recycled_post_pct=trace.predicate_pct.get("recycled_post", 0.0),
+                recycled_pre_pct=pre,
+                recycled_post_pct=round(recycled - pre, 4),
                 cahra_pct=trace.cahra_pct,
                 untraced_pct=trace.untraced_pct if traced else 100.0,
                 mine_country_hhi=trace.mine_country.hhi,

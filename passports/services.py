@@ -10,7 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry.services import Conflict
@@ -31,6 +31,7 @@ from .schemas import schema_errors
 
 STATUS_LABELS = {s.value: s.label for s in BatteryStatus}  # Battery Pass enum: "Original", ...
 SUCCESSOR_STATUSES = {BatteryStatus.REPURPOSED, BatteryStatus.REMANUFACTURED}
+STATUS_ATTRIBUTE = 11  # attributes.csv: Battery status
 
 
 # --- Identifiers ---------------------------------------------------------------
@@ -51,11 +52,6 @@ def batterypass_identifier(internal_id: str) -> str:
     return f"urn:{re.sub('[^a-z0-9]', '', agency.lower())}:{re.sub('[^a-z0-9]', '', rest.lower())}"
 
 
-def catenax_identifier(passport: BatteryPassport) -> str:
-    """Catena-X wants a UUID (urn:uuid:...); each passport keeps one."""
-    return f"urn:uuid:{passport.uuid}"
-
-
 # --- Documents -------------------------------------------------------------------
 
 
@@ -68,17 +64,6 @@ def merge(base: dict, override: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def values_at(node, path: tuple[str, ...]) -> list:
-    if not path:
-        return [node]
-    head, rest = path[0], path[1:]
-    if head == "*":
-        return [v for item in node for v in values_at(item, rest)] if isinstance(node, list) else []
-    if isinstance(node, dict) and head in node:
-        return values_at(node[head], rest)
-    return []
 
 
 def attribute_values(document: dict, number: int) -> list:
@@ -177,10 +162,21 @@ def _locked(passport: BatteryPassport) -> BatteryPassport:
 
 
 @transaction.atomic
-def passport_update_draft(*, passport: BatteryPassport, data: dict, user=None) -> BatteryPassport:
+def passport_update_draft(
+    *,
+    passport: BatteryPassport,
+    data: dict,
+    user=None,
+    expected_revision: int | None = None,
+) -> BatteryPassport:
     locked = _locked(passport)
     if locked.lifecycle != Lifecycle.DRAFT:
         raise Conflict("A published passport is not edited in place: publish a new version.")
+    if expected_revision is not None and expected_revision != locked.revision:
+        raise Conflict(
+            f"The draft changed since you read it (revision {expected_revision}, "
+            f"now {locked.revision}); reload and try again."
+        )
     errors = schema_errors(data, partial=True)
     if errors:
         raise ValidationError({"data": errors})
@@ -306,18 +302,34 @@ def append_reading(
         raise ValidationError({"attribute": f"{attribute} is static; revise the passport instead."})
     if number not in ATTRIBUTE_PATHS:
         raise ValidationError({"attribute": f"{attribute} has no place in the data model."})
+    if number == STATUS_ATTRIBUTE:
+        raise ValidationError(
+            {
+                "attribute": "The battery status changes by a revision "
+                "(battery_status), which keeps a version."
+            }
+        )
     if locked.lifecycle != Lifecycle.PUBLISHED:
         raise Conflict("Dynamic data is recorded once the passport is published.")
+    path = ATTRIBUTE_PATHS[number][0]
     document = copy.deepcopy(locked.document)
-    _set_at(document, ATTRIBUTE_PATHS[number][0], value)
+    _set_at(document, path, value)
     errors = schema_errors(document)
     if errors:
         raise ValidationError({"value": errors})
+    # A late reading (measured before the latest one) joins the series without replacing
+    # the current value; lists (events) always take it.
+    latest = locked.readings.filter(attribute=attribute).order_by("-measured_at").first()
+    current = path[-1] == "*" or latest is None or measured_at >= latest.measured_at
     reading = DynamicReading.objects.create(
         passport=locked, attribute=attribute, value=value, measured_at=measured_at, recorded_by=user
     )
-    _refresh(locked, document)
-    locked.save()
+    if current:
+        # In the passport's own data too, so a later revision keeps it.
+        locked.data = copy.deepcopy(locked.data)
+        _set_at(locked.data, path, value)
+        _refresh(locked, current_document(locked))
+        locked.save()
     PassportEvent.objects.create(
         passport=locked,
         kind=PassportEvent.Kind.READING,
@@ -349,11 +361,20 @@ def passport_repurpose(
         raise Conflict("Only a published passport can have a successor.")
     if hasattr(locked, "successor"):
         raise Conflict(f"{locked} already has a successor passport ({locked.successor}).")
+    # The successor starts from what the repurposer may see of the original, no more.
+    roles = (
+        access.ALL_ROLES
+        if user is None
+        else access.Viewer.for_user(user).roles_for(
+            locked.battery_model.manufacturer_id, locked.economic_operator_id
+        )
+    )
+    seen = access.project(locked.document, roles)
     successor = passport_create(
         battery_model=battery_model or locked.battery_model,
         battery_identifier=battery_identifier,
         economic_operator=economic_operator,
-        data=merge(locked.data, data or {}),
+        data=merge(seen, data or {}),
         user=user,
         predecessor=locked,
         battery_status=new_status,
@@ -409,9 +430,28 @@ def passport_import(
     # The registry keeps its own internal id, and the Battery Pass id the document came with.
     passport.batterypass_id = imported_id
     passport.full_clean(exclude=["document", "public_document"])
+    try:
+        with transaction.atomic():
+            passport.save(update_fields=["batterypass_id"])
+    except IntegrityError as exc:
+        raise Conflict(
+            f"A passport with identifier {imported_id} is already in the registry."
+        ) from exc
     _refresh(passport, current_document(passport))
     passport.save()
     return passport
+
+
+def can_repurpose(user, passport: BatteryPassport, new_operator_id: int) -> bool:
+    """Staff; the passport's own manufacturer or operator; or a second-life operator
+    (a legitimate-interest grant for the manufacturer) acting as the new economic operator."""
+    if can_manage(user, passport.battery_model.manufacturer_id, passport.economic_operator_id):
+        return True
+    membership = getattr(user, "membership", None) if user and user.is_authenticated else None
+    if membership is None or membership.organisation.company_id != new_operator_id:
+        return False
+    viewer = access.Viewer.for_user(user)
+    return "legitimate_interest" in viewer.roles_for(passport.battery_model.manufacturer_id)
 
 
 def can_manage(user, manufacturer_id: int, operator_id: int | None = None) -> bool:

@@ -139,6 +139,7 @@ def _transition_action(target: str, label: str):
 
     action.__name__ = f"make_{target}"
     action.short_description = label
+    action.allowed_permissions = ("change",)  # and the service checks who may review
     return action
 
 

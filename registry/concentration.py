@@ -685,17 +685,13 @@ def trace(
     def recycled_edge(e) -> bool:
         return e.stage == "recycling" or e.material == "black_mass"
 
-    # Recycled flows with no mine behind them count as post-consumer (end-of-life
-    # batteries), the usual case; black-mass sources say which they are.
-    edge_tests = {
-        "recycled": recycled_edge,
-        "recycled_pre": lambda e: False,
-        "recycled_post": recycled_edge,
-    }
+    # Each recycled flow counts once, where it is first met: a recycling edge, or a
+    # black-mass source. Pre-consumer is the part of it that traces to pre-consumer scrap;
+    # post-consumer is the rest (recycled - pre), the usual case for flows with no source.
+    edge_tests = {"recycled": recycled_edge, "recycled_pre": lambda e: False}
     leaf_tests = {
         "recycled": lambda m: m.method == "black_mass",
         "recycled_pre": lambda m: m.method == "black_mass" and m.origin == "pre_consumer",
-        "recycled_post": lambda m: m.method == "black_mass" and m.origin != "pre_consumer",
     }
     if concern:
         edge_tests["concern"] = lambda e: (

@@ -86,13 +86,6 @@ class AttestationQuerySet(models.QuerySet):
             .filter(status_on="verified", type__in=COUNTING_TYPES)
         )
 
-    def declared_on(self, day: dt.date) -> AttestationQuerySet:
-        return (
-            self.with_status_on(day)
-            .valid_on(day)
-            .filter(type="self_declaration", status_on__in=DECLARED_STATUSES)
-        )
-
     def relevant_on(self, day: dt.date) -> AttestationQuerySet:
         """Counting and declared in one query."""
         return (

@@ -347,13 +347,31 @@ def sector_gaps(
     ]
     lacking = [row for row in lacking if row.missing]
     n = len(companies)
-    private_counted = n >= PRIVATE_DATA_FLOOR
-    basis = seen_all if private_counted else seen_visible
-    shares = []
+
+    def lacking_count(seen, test) -> int:
+        return sum(test(seen[c.pk]) for c in companies)
+
+    def floored(test) -> tuple[int, bool]:
+        """Private data may move a figure only when the group has at least FLOOR companies
+        AND the companies it moves are none or at least FLOOR: otherwise the difference
+        from the visible-only list would point at individual companies."""
+        visible = lacking_count(seen_visible, test)
+        if n < PRIVATE_DATA_FLOOR:
+            return visible, False
+        everything = lacking_count(seen_all, test)
+        moved = visible - everything
+        if 0 < moved < PRIVATE_DATA_FLOOR:
+            return visible, False
+        return everything, True
+
+    shares, counted = [], []
     for cell in cells:
-        count = sum(cell not in basis[c.pk] for c in companies)
+        count, used = floored(lambda seen, cell=cell: cell not in seen)
+        counted.append(used)
         shares.append(CellShare(cell, count, round(count / n, 4) if n else 0.0))
-    any_count = sum(any(cell not in basis[c.pk] for cell in cells) for c in companies)
+    any_count, used = floored(lambda seen: any(cell not in seen for cell in cells))
+    counted.append(used)
+    private_counted = all(counted) and n >= PRIVATE_DATA_FLOOR
     return SectorGaps(
         cells=cells,
         as_of=as_of,

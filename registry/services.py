@@ -207,7 +207,8 @@ def attestation_transition(
             f"allowed from {locked.status}: {options}."
         )
     if user is not None:
-        if to_status in REVIEW_TARGETS and not can_review(user, locked):
+        # Only the nightly job (no user) or a reviewer may mark an attestation expired.
+        if to_status in REVIEW_TARGETS | {Status.EXPIRED} and not can_review(user, locked):
             raise PermissionDenied("Only a reviewer may move an attestation to " + to_status)
         if to_status == Status.SUBMITTED and not can_edit(user, locked):
             raise PermissionDenied("Only the logging organisation may resubmit.")

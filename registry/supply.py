@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import count
@@ -117,6 +118,17 @@ def check_ira(result: Trace, rule: Rule, on: dt.date) -> RuleResult:
     value = result.predicate_pct.get("ira_qualifying", 0.0)
     required = ira_applicable_pct(rule, on.year)
     ended = dt.date.fromisoformat(rule.params["credit_ended_after"])
+    starts = rule.params.get("requirement_from")
+    if starts and on < dt.date.fromisoformat(starts):
+        return RuleResult(
+            rule.code,
+            rule.name,
+            "not_applicable",
+            value,
+            None,
+            f"The critical-mineral requirement applies from {starts}.",
+            rule.source,
+        )
     if required is None:
         return RuleResult(
             rule.code,
@@ -279,7 +291,7 @@ def what_if(
     def node(ref):
         if isinstance(ref, str) and ref in keys:
             return keys[ref]
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        if isinstance(ref, int) or (isinstance(ref, str) and re.fullmatch(r"[0-9]{1,15}", ref)):
             return int(ref)
         raise ScenarioError(f"Unknown company {ref!r}: use a company id or a new company's key.")
 

@@ -204,7 +204,8 @@ def supply_chain_page(request, pk):
     mineral = Mineral.objects.filter(code=request.GET.get("mineral", "cobalt")).first()
     if mineral is None:
         raise Http404("Unknown mineral.")
-    cells = [c for c in request.GET.getlist("cells") if Cell.objects.filter(code=c).exists()] or [
+    asked = request.GET.getlist("cells")
+    cells = list(Cell.objects.filter(code__in=asked).values_list("code", flat=True)) or [
         "content.labor_rights"
     ]
     result = supply_chain(company, mineral, requester=Requester.for_user(request.user), cells=cells)

@@ -242,18 +242,36 @@ def test_self_declared_or_member_only_does_not_count_as_independently_verified(a
 def test_private_attestations_count_in_shares_only_for_groups_of_five_or_more():
     org = make_org("Logger")
     anonymous = Requester.anonymous()
-    four = cobalt_refiners(4, org, private=2)
-    small = sector_gaps(cells=["content.labor_rights"], requester=anonymous, stage="refining")
+
+    def search():
+        return sector_gaps(cells=["content.labor_rights"], requester=anonymous, stage="refining")
+
+    cobalt_refiners(4, org, private=2)
+    small = search()
     assert small.company_count == 4
     assert not small.private_data_counted
     assert small.shares[0].lacking == 4  # the private coverage of two is not revealed
-    make_company("Refiner 99", stages=("refining",))
-    big = sector_gaps(cells=["content.labor_rights"], requester=anonymous, stage="refining")
-    assert big.company_count == 5
-    assert big.private_data_counted
-    assert big.shares[0].lacking == 3
-    # Names are listed only from what the requester may see.
-    assert {r.company.pk for r in big.lacking} >= {c.pk for c in four}
+
+
+def test_private_data_moves_a_share_only_when_it_moves_five_companies_or_more():
+    """Otherwise the visible list minus the share would single companies out."""
+    org = make_org("Logger")
+    anonymous = Requester.anonymous()
+
+    def search():
+        return sector_gaps(cells=["content.labor_rights"], requester=anonymous, stage="refining")
+
+    cobalt_refiners(10, org, private=2)
+    few = search()
+    assert few.company_count == 10
+    assert few.shares[0].lacking == 10 == len(few.lacking)
+    assert not few.private_data_counted
+    cobalt_refiners(3, org, private=3)  # now 5 companies covered only privately
+    enough = search()
+    assert enough.company_count == 13
+    assert enough.private_data_counted
+    assert enough.shares[0].lacking == 8
+    assert len(enough.lacking) == 13  # names only from what the requester may see
 
 
 def test_sector_search_endpoint_equals_the_selector_and_runs_fixed_queries(api):

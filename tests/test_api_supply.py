@@ -373,3 +373,12 @@ def test_production_statistics_are_listed_with_their_source(api):
     data = api.get("/api/registry/production/?mineral__code=cobalt&year=2024&page_size=100").json()
     assert data["count"] == 14
     assert all("USGS" in row["source"] for row in data["results"])
+
+
+def test_without_reference_rules_the_api_says_what_to_run_instead_of_failing(api):
+    from registry.models import Rule
+
+    Rule.objects.all().delete()
+    response = api.get("/api/registry/concentration/?mineral=cobalt&source=flows")
+    assert response.status_code == 503
+    assert "load_reference" in response.json()["detail"]

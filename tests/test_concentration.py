@@ -310,6 +310,7 @@ def test_countries_of_concern_share_lists_the_flows_behind_it(chain):
 @pytest.mark.parametrize(
     ("day", "status", "required"),
     [
+        (dt.date(2023, 4, 17), "not_applicable", None),  # before the requirement began
         (dt.date(2023, 12, 31), "pass", 40.0),  # 45% qualifying >= 40%
         (dt.date(2024, 6, 1), "fail", 50.0),  # 45% < 50%
         (dt.date(2025, 9, 30), "fail", 60.0),  # last day of the credit

@@ -1,19 +1,20 @@
 from rest_framework import serializers
 
+from passports import access
 from passports.models import (
     SUCCESSOR_STATUS_CHOICES,
-    AccessGrant,
     BatteryModel,
     BatteryPassport,
     BatteryStatus,
     DynamicReading,
-    PassportEvent,
     PassportVersion,
 )
 from registry.models import Company
 
 
 class BatteryModelSerializer(serializers.ModelSerializer):
+    """Model-level passport data, cut to the requester's tier like any passport answer."""
+
     class Meta:
         model = BatteryModel
         fields = [
@@ -32,6 +33,29 @@ class BatteryModelSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        viewer = self.context.get("viewer") or access.Viewer.anonymous()
+        data["data"] = access.project(instance.data, viewer.roles_for(instance.manufacturer_id))
+        return data
+
+    def validate(self, attrs):
+        manufacturer = attrs.get("manufacturer") or getattr(self.instance, "manufacturer", None)
+        for relationship in attrs.get("supply_relationships", []):
+            if relationship.buyer_id != manufacturer.pk:
+                raise serializers.ValidationError(
+                    {
+                        "supply_relationships": f"Relationship {relationship.pk} does not supply "
+                        f"{manufacturer}."
+                    }
+                )
+        for attestation in attrs.get("attestations", []):
+            if attestation.company_id != manufacturer.pk:
+                raise serializers.ValidationError(
+                    {"attestations": f"Attestation {attestation.pk} is not {manufacturer}'s."}
+                )
+        return attrs
 
 
 class PassportSummarySerializer(serializers.ModelSerializer):
@@ -86,6 +110,9 @@ class PassportCreateSerializer(serializers.Serializer):
 
 class PassportDraftSerializer(serializers.Serializer):
     data = serializers.DictField()
+    revision = serializers.IntegerField(
+        required=False, help_text="The revision you read; a stale one gets 409 (or If-Match)"
+    )
 
 
 class PublishSerializer(serializers.Serializer):
@@ -145,6 +172,15 @@ class VersionSummarySerializer(serializers.ModelSerializer):
         visible = self.context.get("visible")
         return [n for n in obj.changed_attributes if visible is None or n in visible]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        visible = self.context.get("visible")
+        if visible is not None and 11 not in visible:
+            # The status, and notes that may name it, follow attribute 11's tier.
+            data["battery_status"] = None
+            data["note"] = None
+        return data
+
 
 class BulkSerializer(serializers.Serializer):
     identifiers = serializers.ListField(
@@ -159,30 +195,6 @@ class ImportSerializer(serializers.Serializer):
         required=False, help_text="Identifier of the predecessor's passport"
     )
     document = serializers.DictField(help_text="Battery Pass 1.2.0: {aspect: payload}")
-
-
-class EventSerializer(serializers.ModelSerializer):
-    passport = serializers.CharField(source="passport.internal_id")
-
-    class Meta:
-        model = PassportEvent
-        fields = ["id", "passport", "kind", "version", "attributes", "at"]
-
-
-class AccessGrantSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AccessGrant
-        fields = [
-            "id",
-            "organisation",
-            "tier",
-            "purpose",
-            "manufacturer",
-            "valid_from",
-            "valid_until",
-            "revoked",
-            "note",
-        ]
 
 
 class MineralProvenanceSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -15,7 +16,7 @@ from api.serializers import passports as s
 from passports import access, selectors, services
 from passports.access import Viewer
 from passports.filters import PassportFilterSet
-from passports.models import BatteryModel, BatteryPassport, PassportEvent
+from passports.models import BatteryModel, PassportEvent
 from registry.querysets import Requester
 
 
@@ -64,7 +65,7 @@ def row_summary(row: dict, request, roles) -> dict:
     }
 
 
-def summary(passport, request, roles=access.ALL_ROLES) -> dict:
+def summary(passport, request, roles) -> dict:
     """Identity fields; the battery status (attribute 11) and the predecessor link, which
     reveals it, only for tiers that may see attribute 11."""
     sees_status = access.can_see(11, roles)
@@ -104,6 +105,10 @@ class BatteryModelViewSet(
     ).order_by("id")
     serializer_class = s.BatteryModelSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "viewer": _viewer(self.request)}
+
     filterset_fields = ["manufacturer", "category", "chemistry"]
 
     def perform_create(self, serializer):
@@ -114,6 +119,9 @@ class BatteryModelViewSet(
         serializer.save()
 
     def perform_update(self, serializer):
+        new = serializer.validated_data.get("manufacturer")
+        if new is not None and new.pk != serializer.instance.manufacturer_id:
+            raise ValidationError({"manufacturer": "A battery model keeps its manufacturer."})
         if not services.can_manage(self.request.user, serializer.instance.manufacturer_id):
             raise PermissionDenied("Only the manufacturer's people may change its battery models.")
         self._check_data(serializer.validated_data.get("data", {}))
@@ -210,9 +218,7 @@ class PassportViewSet(viewsets.GenericViewSet):
         body = s.PassportCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if not services.can_manage(
-            request.user, data["battery_model"].manufacturer_id, data["economic_operator"].pk
-        ):
+        if not services.can_manage(request.user, data["battery_model"].manufacturer_id):
             raise PermissionDenied("Only the manufacturer or economic operator may create it.")
         passport = services.passport_create(user=request.user, **data)
         return self._detail(passport, status.HTTP_201_CREATED)
@@ -224,8 +230,14 @@ class PassportViewSet(viewsets.GenericViewSet):
         self._manage(passport)
         body = s.PassportDraftSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        if_match = request.headers.get("If-Match", "").strip('"W/')
         passport = services.passport_update_draft(
-            passport=passport, user=request.user, data=body.validated_data["data"]
+            passport=passport,
+            user=request.user,
+            data=body.validated_data["data"],
+            expected_revision=body.validated_data.get(
+                "revision", int(if_match) if if_match.isdigit() else None
+            ),
         )
         return self._detail(passport)
 
@@ -270,10 +282,20 @@ class PassportViewSet(viewsets.GenericViewSet):
         body = s.RepurposeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        if not services.can_manage(
-            request.user, passport.battery_model.manufacturer_id, v["economic_operator"].pk
-        ):
+        if not services.can_repurpose(request.user, passport, v["economic_operator"].pk):
             raise PermissionDenied("Only the new economic operator (or staff) may repurpose it.")
+        model = v.get("battery_model")
+        if model is not None and not services.can_manage(request.user, model.manufacturer_id):
+            raise PermissionDenied("Name a battery model of your own company.")
+        if model is None and not services.can_manage(
+            request.user, passport.battery_model.manufacturer_id, passport.economic_operator_id
+        ):
+            raise ValidationError(
+                {
+                    "battery_model": "A second-life operator names its own battery model "
+                    "(the original's stays with its manufacturer)."
+                }
+            )
         successor = services.passport_repurpose(
             passport=passport,
             new_status=v["battery_status"],
@@ -335,10 +357,10 @@ class PassportViewSet(viewsets.GenericViewSet):
         passport = self.get_object()
         version = get_object_or_404(passport.versions, number=int(number))
         roles = selectors.roles_for(_viewer(request), passport)
-        data = summary(passport, request)
+        data = summary(passport, request, roles)
         data.update(
             version=version.number,
-            battery_status=version.battery_status,
+            battery_status=version.battery_status if access.can_see(11, roles) else None,
             tier=Viewer().tier_label(roles),
             document=access.project(version.document, roles),
         )
@@ -362,7 +384,9 @@ class PassportViewSet(viewsets.GenericViewSet):
         roles, document = selectors.passport_view(_viewer(request), passport)
         if export_format == "batterypass":
             return Response(to_batterypass(document))
-        return Response(to_catenax_document(passport, document))
+        return Response(
+            to_catenax_document(passport, document, sees_status=access.can_see(11, roles))
+        )
 
 
 class PassportBulkView(APIView):
@@ -375,29 +399,19 @@ class PassportBulkView(APIView):
         body.is_valid(raise_exception=True)
         identifiers = body.validated_data["identifiers"]
         viewer = _viewer(request)
-        from django.db.models import Q
-
         query = Q()
         for identifier in identifiers:
             query |= selectors.identifier_q(identifier)
-        found = list(
-            selectors.visible_passports(viewer).select_related("predecessor").filter(query)
-        )
         results, matched = [], set()
-        for passport in found:
-            roles, document = selectors.passport_view(viewer, passport)
-            matched |= {
-                passport.internal_id,
-                passport.batterypass_id,
-                str(passport.uuid),
-                f"urn:uuid:{passport.uuid}",
-            }
-            row = summary(passport, request, roles)
-            row.update(tier=Viewer().tier_label(roles), document=document)
-            results.append(row)
-        return Response(
-            {"results": results, "not_found": [i for i in identifiers if i not in matched]}
-        )
+        for row in selectors.passport_rows(viewer, query):
+            roles, document = selectors.row_view(viewer, row)
+            matched |= {row["internal_id"], row["batterypass_id"], row["uuid"]}
+            item = row_summary(row, request, roles)
+            item.update(tier=Viewer().tier_label(roles), document=document)
+            results.append(item)
+        # Identifiers are matched in the form they were asked for (a UUID in any case).
+        missing = [i for i in identifiers if selectors.identifier_value(i) not in matched]
+        return Response({"results": results, "not_found": missing})
 
 
 class ChangeFeedView(APIView):
@@ -449,15 +463,20 @@ class PassportImportView(APIView):
         body = s.ImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        if not services.can_manage(
-            request.user, v["battery_model"].manufacturer_id, v["economic_operator"].pk
-        ):
+        if not services.can_manage(request.user, v["battery_model"].manufacturer_id):
             raise PermissionDenied("Only the manufacturer or economic operator may import it.")
         predecessor = None
         if v.get("predecessor"):
-            predecessor = BatteryPassport.objects.filter(
-                selectors.identifier_q(v["predecessor"])
-            ).first()
+            viewer = _viewer(request)
+            predecessor = (
+                selectors.visible_passports(viewer)
+                .filter(selectors.identifier_q(v["predecessor"]))
+                .first()
+            )
+            if predecessor is not None and not access.can_see(
+                11, selectors.roles_for(viewer, predecessor)
+            ):
+                predecessor = None
             if predecessor is None:
                 raise ValidationError({"predecessor": f"No passport {v['predecessor']!r}."})
         passport = services.passport_import(

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import query_data
-from api.permissions import DataKeeperOrReadOnly
+from api.permissions import RecordOwnerOrStaff
 from api.serializers import registry as s
 from registry import selectors, services
 from registry.filters import (
@@ -53,7 +53,7 @@ class CompanyViewSet(viewsets.ModelViewSet):
     )
     serializer_class = s.CompanySerializer
     filterset_class = CompanyFilterSet
-    permission_classes = [DataKeeperOrReadOnly]
+    permission_classes = [RecordOwnerOrStaff]
     search_fields = ["legal_name", "aliases", "lei", "identifiers__value"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
@@ -75,7 +75,7 @@ class FacilityViewSet(viewsets.ModelViewSet):
     queryset = Facility.objects.select_related("stage").prefetch_related("minerals")
     serializer_class = s.FacilitySerializer
     filterset_class = FacilityFilterSet
-    permission_classes = [DataKeeperOrReadOnly]
+    permission_classes = [RecordOwnerOrStaff]
     search_fields = ["name", "region", "company__legal_name"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
@@ -87,7 +87,7 @@ class MinedSourceViewSet(viewsets.ModelViewSet):
     ).order_by("name")
     serializer_class = s.MinedSourceSerializer
     filterset_class = MinedSourceFilterSet
-    permission_classes = [DataKeeperOrReadOnly]
+    permission_classes = [RecordOwnerOrStaff]
     search_fields = ["name", "region"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 

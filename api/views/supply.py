@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import query_data
-from api.permissions import DataKeeperOrReadOnly
+from api.permissions import RecordOwnerOrStaff
 from api.serializers import supply as s
 from registry import concentration, supply
 from registry.models import (
@@ -34,7 +34,7 @@ class SupplyRelationshipViewSet(
         "supplier", "buyer", "mineral", "stage"
     ).order_by("id")
     serializer_class = s.SupplyRelationshipSerializer
-    permission_classes = [DataKeeperOrReadOnly]
+    permission_classes = [RecordOwnerOrStaff]
     filterset_fields = {
         "buyer": ["exact"],
         "supplier": ["exact"],
@@ -61,7 +61,7 @@ class SourceLinkViewSet(viewsets.ModelViewSet):
 
     queryset = SourceLink.objects.select_related("mine", "facility", "mineral").order_by("id")
     serializer_class = s.SourceLinkSerializer
-    permission_classes = [DataKeeperOrReadOnly]
+    permission_classes = [RecordOwnerOrStaff]
     filterset_fields = {"mine": ["exact"], "facility": ["exact"], "mineral__code": ["exact"]}
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
