@@ -155,6 +155,31 @@ def passport_row(viewer: Viewer, identifier: str) -> dict | None:
     return row
 
 
+def row_of(passport: BatteryPassport) -> dict:
+    """A passport instance as the plain row the read path uses."""
+    model = passport.battery_model
+    return {
+        "id": passport.pk,
+        "internal_id": passport.internal_id,
+        "batterypass_id": passport.batterypass_id,
+        "uuid": passport.uuid,
+        "battery_identifier": passport.battery_identifier,
+        "lifecycle": passport.lifecycle,
+        "battery_status": passport.battery_status,
+        "version": passport.version,
+        "revision": passport.revision,
+        "updated_at": passport.updated_at,
+        "economic_operator_id": passport.economic_operator_id,
+        "battery_model__model_identifier": model.model_identifier,
+        "battery_model__category": model.category,
+        "battery_model__chemistry": model.chemistry,
+        "battery_model__manufacturer_id": model.manufacturer_id,
+        "predecessor__internal_id": (
+            passport.predecessor.internal_id if passport.predecessor_id else None
+        ),
+    }
+
+
 def row_roles(viewer: Viewer, row: dict) -> frozenset[str]:
     return viewer.roles_for(row["battery_model__manufacturer_id"], row["economic_operator_id"])
 
@@ -204,7 +229,7 @@ def passport_view(viewer: Viewer, passport: BatteryPassport) -> tuple[frozenset[
 
 
 def etag(passport: BatteryPassport, roles: frozenset[str]) -> str:
-    return f'"{passport.uuid.hex}-{passport.revision}-{"+".join(sorted(roles))}"'
+    return row_etag({"uuid": passport.uuid, "revision": passport.revision}, roles)
 
 
 # --- Supply chain behind a battery model ------------------------------------------

@@ -66,28 +66,8 @@ def row_summary(row: dict, request, roles) -> dict:
 
 
 def summary(passport, request, roles) -> dict:
-    """Identity fields; the battery status (attribute 11) and the predecessor link, which
-    reveals it, only for tiers that may see attribute 11."""
-    sees_status = access.can_see(11, roles)
-    return {
-        "url": request.build_absolute_uri(f"/api/passports/{passport.internal_id}/"),
-        "internal_id": passport.internal_id,
-        "batterypass_id": passport.batterypass_id,
-        "uuid": str(passport.uuid),
-        "battery_identifier": passport.battery_identifier,
-        "battery_model": passport.battery_model.model_identifier,
-        "manufacturer": passport.battery_model.manufacturer_id,
-        "economic_operator": passport.economic_operator_id,
-        "category": passport.battery_model.category,
-        "chemistry": passport.battery_model.chemistry,
-        "lifecycle": passport.lifecycle,
-        "battery_status": passport.battery_status if sees_status else None,
-        "version": passport.version,
-        "updated_at": passport.updated_at,
-        "predecessor": (
-            passport.predecessor.internal_id if sees_status and passport.predecessor_id else None
-        ),
-    }
+    """`row_summary` for a model instance: one implementation of what each tier sees."""
+    return row_summary(selectors.row_of(passport), request, roles)
 
 
 class BatteryModelViewSet(
