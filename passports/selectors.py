@@ -195,12 +195,14 @@ def row_etag(row: dict, roles: frozenset[str]) -> str:
     return f'"{row["uuid"].hex}-{row["revision"]}-{"+".join(sorted(roles))}"'
 
 
-def for_reading(queryset, viewer: Viewer):
-    """Only the columns a read needs: the public projection for the public, the whole
-    document for anyone who may see more."""
+def for_reading(queryset, viewer: Viewer, documents: bool = True):
+    """Only the columns a read needs: no documents for a summary; the public projection
+    for the public; the whole document for anyone who may see more."""
     queryset = queryset.select_related("battery_model", "predecessor")
-    documents = ("public_document",) if viewer.is_public() else ("public_document", "document")
-    return queryset.only(*SUMMARY_FIELDS, *documents)
+    if not documents:
+        return queryset.only(*SUMMARY_FIELDS)
+    wanted = ("public_document",) if viewer.is_public() else ("public_document", "document")
+    return queryset.only(*SUMMARY_FIELDS, *wanted)
 
 
 def visible_passports(viewer: Viewer):

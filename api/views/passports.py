@@ -137,11 +137,12 @@ class PassportViewSet(viewsets.GenericViewSet):
     serializer_class = s.PassportSummarySerializer
 
     def get_queryset(self):
-        return (
-            selectors.visible_passports(_viewer(self.request))
-            .select_related("predecessor")
-            .order_by("id")
-        )
+        viewer = _viewer(self.request)
+        queryset = selectors.visible_passports(viewer)
+        if self.action == "list":
+            # Summaries only: none of the large JSON columns.
+            return selectors.for_reading(queryset, viewer, documents=False).order_by("id")
+        return queryset.select_related("predecessor").order_by("id")
 
     def get_object(self):
         identifier = self.kwargs["identifier"]
