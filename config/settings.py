@@ -13,10 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# The shared source documents live beside the repository, never inside it.
-SHARED_DIR = Path(env_str("SHARED_DIR", str(BASE_DIR.parent / "shared")))
-# The published passport data models (JSON Schemas), read in place, never copied in.
-INTEROP_DIR = Path(env_str("INTEROP_DIR", str(SHARED_DIR / "interop")))
 # ISO/IEC 15459-style issuing agency code for passport identifiers.
 PASSPORT_ISSUING_AGENCY = env_str("PASSPORT_ISSUING_AGENCY", "BMR")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")

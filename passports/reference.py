@@ -1,15 +1,15 @@
-"""Load the 93 Battery Pass attributes from attributes.csv, read in place (idempotent)."""
+"""Load the 93 Battery Pass attributes from attributes.csv (passports/data, SOURCES.md)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
 from . import access
 from .models import Access, PassportAttribute
+from .schemas import SCHEMA_DIR
 
 ACCESS_LABELS = {
     "Public": Access.PUBLIC,
@@ -20,7 +20,7 @@ ACCESS_LABELS = {
 
 
 def attributes_path() -> Path:
-    return Path(settings.INTEROP_DIR) / "batterypass-1.2.0" / "attributes.csv"
+    return SCHEMA_DIR / "attributes.csv"
 
 
 def read_attributes(path: Path | None = None) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The published Battery Pass 1.2.0 JSON Schemas, read in place from the interop folder."""
+"""The published Battery Pass 1.2.0 JSON Schemas, shipped in passports/data (SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .catalogue import ASPECTS, SCHEMA_FILES
 
+SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "batterypass-1.2.0"
+CATENAX_SCHEMA = (
+    Path(__file__).resolve().parent
+    / "data"
+    / "catenax-batterypass-6.1.0"
+    / "BatteryPass-6.1.0-schema.json"
+)
+
 
 def schema_dir() -> Path:
-    return Path(settings.INTEROP_DIR) / "batterypass-1.2.0"
+    return SCHEMA_DIR
 
 
 @lru_cache(maxsize=16)
@@ -22,8 +29,7 @@ def validator(aspect: str):
     path = schema_dir() / SCHEMA_FILES[aspect]
     if not path.exists():
         raise ImproperlyConfigured(
-            f"Battery Pass schema {path} not found: set INTEROP_DIR to the folder holding "
-            "the published data model."
+            f"Battery Pass schema {path} not found: the repository's passports/data is incomplete."
         )
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema)

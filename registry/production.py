@@ -1,4 +1,4 @@
-"""Load USGS production statistics from the reference CSV (read in place, never copied)."""
+"""Load USGS production statistics from the reference CSV (registry/data, SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django_countries import countries
 
@@ -14,7 +13,9 @@ from taxonomy.models import Mineral
 
 from .models import ProductionStatistic
 
-PRODUCTION_FILE = "reference/usgs_mcs2025_production_by_country.csv"
+PRODUCTION_FILE = (
+    Path(__file__).resolve().parent / "data" / "usgs_mcs2025_production_by_country.csv"
+)
 
 # USGS product names -> (mineral code, stage)
 PRODUCTS = {
@@ -70,7 +71,7 @@ def _quantity(raw: str) -> Decimal | None:
 
 
 def default_path() -> Path:
-    return settings.SHARED_DIR / PRODUCTION_FILE
+    return PRODUCTION_FILE
 
 
 @transaction.atomic

@@ -5,16 +5,14 @@ import csv
 import json
 
 import jsonschema
-from django.conf import settings
 
 from passports import services
 from passports.catalogue import ASPECTS, SCHEMA_FILES
 from passports.demo import catenax_extra, sample, split
 from passports.models import AccessGrant, BatteryModel
+from passports.schemas import CATENAX_SCHEMA, SCHEMA_DIR
 
 from .factories import make_company, make_org, make_user
-
-SCHEMA_DIR = settings.SHARED_DIR / "interop" / "batterypass-1.2.0"
 
 # attributes.csv's access column -> who may see (written out here, independently of the code)
 EXPECTED_TIERS = {
@@ -121,9 +119,7 @@ def full_document(name="nmc811_ev_pack") -> dict:
     return copy.deepcopy(sample(name))
 
 
-CX_SCHEMA = (
-    settings.SHARED_DIR / "interop" / "catenax-batterypass-6.1.0" / "BatteryPass-6.1.0-schema.json"
-)
+CX_SCHEMA = CATENAX_SCHEMA
 
 
 def catenax_errors(document: dict, *, strict: bool = True) -> list[str]:

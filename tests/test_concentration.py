@@ -383,11 +383,12 @@ def test_tracing_runs_a_bounded_number_of_queries_whatever_the_graph_size(
 def test_production_command_reads_the_path_given_and_names_a_bad_file(tmp_path):
     import io
 
-    from django.conf import settings
     from django.core.management import CommandError, call_command
 
+    from registry.production import PRODUCTION_FILE
+
     out = io.StringIO()
-    path = settings.SHARED_DIR / "reference" / "usgs_mcs2025_production_by_country.csv"
+    path = PRODUCTION_FILE
     call_command("load_production", file=path, stdout=out)
     assert "194 rows" in out.getvalue()
     bad = tmp_path / "bad.csv"

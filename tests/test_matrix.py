@@ -10,7 +10,7 @@ from taxonomy.models import Cell
 
 pytestmark = pytest.mark.django_db
 
-# Transcribed from ../shared/design/taxonomy.md, in its order.
+# Transcribed from taxonomy/data/taxonomy.md (the design note), in its order.
 EXPECTED = {
     "content": [
         "Human rights",
@@ -117,7 +117,7 @@ def test_each_dimension_holds_exactly_the_cells_of_the_taxonomy_in_order():
 
 
 def test_cell_counts_match_the_headings_of_taxonomy_md():
-    text = (settings.SHARED_DIR / "design" / "taxonomy.md").read_text()
+    text = (settings.BASE_DIR / "taxonomy" / "data" / "taxonomy.md").read_text()
     counts = {
         "content": int(re.search(r"## Content:.*\((\d+)\)", text).group(1)),
         "participants": int(re.search(r"## Participants:.*?(\d+) cells\)", text).group(1)),
