@@ -94,6 +94,9 @@ class BatteryModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -172,6 +175,9 @@ class BatteryPassport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     class Meta:
         ordering = ["id"]
         constraints = [

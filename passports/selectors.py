@@ -53,6 +53,7 @@ SUMMARY_FIELDS = (
     "battery_model__chemistry",
     "battery_model__manufacturer_id",
     "predecessor__internal_id",
+    "demo",
 )
 
 
@@ -73,6 +74,7 @@ ROW_FIELDS = (
     "battery_model__chemistry",
     "battery_model__manufacturer_id",
     "predecessor__internal_id",
+    "demo",
 )
 
 
@@ -100,6 +102,7 @@ _ROW_SQL = """
     SELECT p.id, p.internal_id, p.batterypass_id, p.uuid, p.battery_identifier, p.lifecycle,
            p.battery_status, p.version, p.revision, p.updated_at, p.economic_operator_id,
            m.model_identifier, m.category, m.chemistry, m.manufacturer_id, pred.internal_id,
+           p.demo,
            p.public_document{document}
     FROM passports_batterypassport p
     JOIN passports_batterymodel m ON m.id = p.battery_model_id
@@ -148,6 +151,7 @@ def passport_row(viewer: Viewer, identifier: str) -> dict | None:
                 if hasattr(fields[name], "from_db_value")
                 else fields[name].to_python(row[name])
             )
+    row["demo"] = bool(row["demo"])  # SQLite returns 0/1
     if not isinstance(row["uuid"], uuidlib.UUID):
         row["uuid"] = uuidlib.UUID(str(row["uuid"]))
     if timezone.is_naive(row["updated_at"]):  # SQLite stores UTC without the zone
@@ -177,6 +181,7 @@ def row_of(passport: BatteryPassport) -> dict:
         "predecessor__internal_id": (
             passport.predecessor.internal_id if passport.predecessor_id else None
         ),
+        "demo": passport.demo,
     }
 
 

@@ -47,6 +47,7 @@ def public_page(request, identifier):
             "rows": rows,
             "aspects": ASPECTS,
             "public_url": public_url(passport),
+            "demo": passport.demo,
         },
     )
 

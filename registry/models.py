@@ -35,6 +35,9 @@ class Organisation(models.Model):
         "Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="organisation"
     )
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     class Meta:
         ordering = ["name"]
 
@@ -108,6 +111,9 @@ class Company(models.Model):
     website = models.URLField(blank=True)
     notes = models.TextField(blank=True)
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -186,6 +192,9 @@ class Facility(models.Model):
         "RMI facility ID", max_length=9, blank=True, validators=[validate_cid]
     )
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -227,6 +236,9 @@ class MinedSource(models.Model):
     )
     owners = models.ManyToManyField(Company, through="MineOwnership", related_name="owned_mines")
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -342,6 +354,9 @@ class Attestation(models.Model):
     # Optimistic locking: an update naming an older version is refused (409).
     version = models.PositiveIntegerField(default=1)
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
     objects = AttestationQuerySet.as_manager()
 
@@ -517,6 +532,9 @@ class SupplyRelationship(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
 
+    demo = models.BooleanField(
+        default=False, editable=False, help_text="Illustrative demo record, not real data"
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.db import transaction
 from django_countries import countries
 
+from datasets.tracking import DatasetReport, file_version, sync_records
 from taxonomy.models import Mineral
 
 from .models import ProductionStatistic
@@ -74,12 +75,11 @@ def default_path() -> Path:
     return PRODUCTION_FILE
 
 
-@transaction.atomic
-def load_production(path: Path | None = None) -> int:
-    """Create or update one row per product, stage, producer and year. Idempotent."""
-    path = Path(path or default_path())
-    minerals = {m.code: m for m in Mineral.objects.all()}
-    count = 0
+_FIELDS = ("kind", "country", "estimated", "quantity", "unit", "source", "note")
+
+
+def _rows(path: Path):
+    """(key, lookup, values) for every figure of the file."""
     with path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             product = row["mineral"]
@@ -90,8 +90,6 @@ def load_production(path: Path | None = None) -> int:
             label = row["country"]
             kind = _kind(label)
             country = _country(label) if kind in ("country", "withheld") else ""
-            unit = row["unit_basis"]
-            scale = Decimal(1)
             for year, column, estimated in (
                 (2024, "production_2024e_t", True),
                 (2023, "production_2023_t", False),
@@ -99,21 +97,51 @@ def load_production(path: Path | None = None) -> int:
                 quantity = _quantity(row[column])
                 if quantity is None and kind != "withheld":
                     continue  # not published for that year
-                ProductionStatistic.objects.update_or_create(
-                    product=product,
-                    stage=stage,
-                    label=label,
-                    year=year,
-                    defaults={
-                        "mineral": minerals[mineral_code],
-                        "kind": kind,
-                        "country": country,
-                        "estimated": estimated,
-                        "quantity": quantity * scale if quantity is not None else None,
-                        "unit": unit,
-                        "source": row["source"],
-                        "note": "; ".join(x for x in (row["note"], row["transcription"]) if x),
-                    },
-                )
-                count += 1
-    return count
+                lookup = {"product": product, "stage": stage, "label": label, "year": year}
+                values = {
+                    "mineral": mineral_code,
+                    "kind": kind,
+                    "country": country,
+                    "estimated": estimated,
+                    "quantity": quantity,
+                    "unit": row["unit_basis"],
+                    "source": row["source"],
+                    "note": "; ".join(x for x in (row["note"], row["transcription"]) if x),
+                }
+                yield f"{product}|{stage}|{label}|{year}", lookup, values
+
+
+def _state(stat: ProductionStatistic) -> dict:
+    values = {name: getattr(stat, name) for name in _FIELDS}
+    values["country"] = stat.country.code or ""
+    values["mineral"] = stat.mineral_id and stat.mineral.code
+    return values
+
+
+@transaction.atomic
+def load_production(path: Path | None = None) -> DatasetReport:
+    """One row per product, stage, producer and year, per version of the file
+    (datasets.tracking): figures a person corrected in the admin are kept."""
+    path = Path(path or default_path())
+    rows = {key: (lookup, values) for key, lookup, values in _rows(path)}
+    minerals = {m.code: m for m in Mineral.objects.all()}
+    existing = {
+        f"{s.product}|{s.stage}|{s.label}|{s.year}": s
+        for s in ProductionStatistic.objects.select_related("mineral")
+    }
+
+    def write(key: str) -> None:
+        lookup, values = rows[key]
+        ProductionStatistic.objects.update_or_create(
+            **lookup, defaults={**values, "mineral": minerals[values["mineral"]]}
+        )
+
+    return sync_records(
+        "registry.production",
+        file_version(path),
+        (
+            (key, _state(existing[key]) if key in existing else None, values)
+            for key, (_, values) in rows.items()
+        ),
+        write,
+    )

@@ -1,10 +1,15 @@
-"""Default expectation profiles. Created once; after that they are the admins' to edit."""
+"""Default expectation profiles and rule parameters, loaded per version; what the admins
+edited is kept (datasets.tracking)."""
 
+from pathlib import Path
+
+import yaml
 from django.db import transaction
 
+from datasets.tracking import DatasetReport, file_version, fingerprint, sync_records
 from taxonomy.models import Cell
 
-from .models import Expectation, ExpectationProfile
+from .models import Expectation, ExpectationProfile, Rule
 
 OECD_FIVE_STEPS = [
     "implementation.industry.diligence_policy",  # step 1: policy
@@ -93,45 +98,99 @@ PROFILES = [
 ]
 
 
+def _profile_wanted(spec: dict) -> dict:
+    return {
+        "name": spec["name"],
+        "stage": spec["stage"],
+        "include_own_stages": spec["include_own_stages"],
+        "description": spec["description"],
+        "expectations": {
+            code: [label, mode, sorted(cells)] for code, label, mode, cells in spec["expectations"]
+        },
+    }
+
+
+def _profile_current(profile: ExpectationProfile) -> dict:
+    return {
+        "name": profile.name,
+        "stage": profile.stage.code if profile.stage else None,
+        "include_own_stages": profile.include_own_stages,
+        "description": profile.description,
+        "expectations": {
+            e.code: [e.label, e.mode, sorted(c.code for c in e.cells.all())]
+            for e in profile.expectations.all()
+        },
+    }
+
+
 @transaction.atomic
-def load_expectation_profiles() -> int:
-    """Create the default profiles that do not exist yet; leave edited ones alone."""
+def load_expectation_profiles() -> DatasetReport:
+    """The default profiles, per version (datasets.tracking): the admins' edits are kept."""
     cells = {c.code: c for c in Cell.objects.all()}
-    created = 0
-    for spec in PROFILES:
-        if ExpectationProfile.objects.filter(code=spec["code"]).exists():
-            continue
-        profile = ExpectationProfile.objects.create(
-            code=spec["code"],
-            name=spec["name"],
-            stage=cells[spec["stage"]] if spec["stage"] else None,
-            include_own_stages=spec["include_own_stages"],
-            description=spec["description"],
+    specs = {spec["code"]: spec for spec in PROFILES}
+    existing = {
+        p.code: p
+        for p in ExpectationProfile.objects.select_related("stage").prefetch_related(
+            "expectations__cells"
         )
-        for code, label, mode, cell_codes in spec["expectations"]:
+    }
+
+    def write(code: str) -> None:
+        spec = specs[code]
+        profile, _ = ExpectationProfile.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": spec["name"],
+                "stage": cells[spec["stage"]] if spec["stage"] else None,
+                "include_own_stages": spec["include_own_stages"],
+                "description": spec["description"],
+            },
+        )
+        profile.expectations.all().delete()
+        for exp_code, label, mode, cell_codes in spec["expectations"]:
             expectation = Expectation.objects.create(
-                profile=profile, code=code, label=label, mode=mode
+                profile=profile, code=exp_code, label=label, mode=mode
             )
             expectation.cells.set([cells[c] for c in cell_codes])
-        created += 1
-    return created
+
+    return sync_records(
+        "registry.profiles",
+        fingerprint(PROFILES),
+        (
+            (
+                code,
+                _profile_current(existing[code]) if code in existing else None,
+                _profile_wanted(spec),
+            )
+            for code, spec in specs.items()
+        ),
+        write,
+    )
 
 
-RULES_FILE = __import__("pathlib").Path(__file__).resolve().parent / "data" / "rules.yaml"
+RULES_FILE = Path(__file__).resolve().parent / "data" / "rules.yaml"
+_RULE_FIELDS = ("name", "kind", "params", "source")
 
 
 @transaction.atomic
-def load_rules(path=RULES_FILE) -> int:
-    """Create the rules that do not exist yet; leave edited ones alone."""
-    import yaml
+def load_rules(path: Path = RULES_FILE) -> DatasetReport:
+    """The rule parameters, per version of rules.yaml: the admins' edits are kept."""
+    specs = {spec["code"]: spec for spec in yaml.safe_load(path.read_text(encoding="utf-8"))}
+    existing = {rule.code: rule for rule in Rule.objects.all()}
 
-    from .models import Rule
+    def write(code: str) -> None:
+        Rule.objects.update_or_create(code=code, defaults={k: specs[code][k] for k in _RULE_FIELDS})
 
-    created = 0
-    for spec in yaml.safe_load(path.read_text(encoding="utf-8")):
-        _, made = Rule.objects.get_or_create(
-            code=spec["code"],
-            defaults={k: spec[k] for k in ("name", "kind", "params", "source")},
-        )
-        created += made
-    return created
+    return sync_records(
+        "registry.rules",
+        file_version(path),
+        (
+            (
+                code,
+                {k: getattr(existing[code], k) for k in _RULE_FIELDS} if code in existing else None,
+                {k: spec[k] for k in _RULE_FIELDS},
+            )
+            for code, spec in specs.items()
+        ),
+        write,
+    )

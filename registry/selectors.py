@@ -18,7 +18,7 @@ from taxonomy.cover import exact_set_cover
 from taxonomy.models import Cell, Standard
 from taxonomy.selectors import Landscape, load_landscape
 
-from .models import Attestation, Company, Expectation, ExpectationProfile
+from .models import Attestation, Company, Expectation, ExpectationProfile, SupplyRelationship
 from .querysets import INDEPENDENT_TYPES, Requester
 
 # Aggregates over groups smaller than this count only what the requester may
@@ -391,4 +391,12 @@ def companies_with_detail():
         Company.objects.select_related("parent")
         .prefetch_related("stages", "identifiers")
         .annotate(facility_count=Count("facilities", distinct=True))
+    )
+
+
+def holds_demo_data() -> bool:
+    """Whether answers drawn from the whole registry rest on demo records (one query)."""
+    return (
+        Attestation.objects.filter(demo=True).exists()
+        or SupplyRelationship.objects.filter(demo=True).exists()
     )

@@ -11,7 +11,13 @@ from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
 from .querysets import Requester
-from .selectors import GRADE_RULE, companies_with_detail, company_coverage, sector_gaps
+from .selectors import (
+    GRADE_RULE,
+    companies_with_detail,
+    company_coverage,
+    holds_demo_data,
+    sector_gaps,
+)
 
 
 class AsOfForm(forms.Form):
@@ -23,10 +29,16 @@ def company_list(request):
     stage = request.GET.get("stage")
     if stage:
         companies = companies.filter(stages__code=f"application.{stage}")
+    companies = list(companies)
     return render(
         request,
         "registry/company_list.html",
-        {"companies": companies, "stages": STAGES, "stage": stage},
+        {
+            "companies": companies,
+            "stages": STAGES,
+            "stage": stage,
+            "demo": any(c.demo for c in companies),
+        },
     )
 
 
@@ -65,6 +77,7 @@ def company_scorecard(request, pk):
             "form": form,
             "grade_rule": GRADE_RULE,
             "status_class": {"verified": "yes", "suspended": "gap", "revoked": "gap"},
+            "demo": company.demo or any(a.demo for a in coverage.attestations),
         },
         status=200 if form.is_valid() or not request.GET else 400,
     )
@@ -115,7 +128,7 @@ def sector_search(request):
     return render(
         request,
         "registry/sector_search.html",
-        {"form": form, "result": result},
+        {"form": form, "result": result, "demo": result is not None and holds_demo_data()},
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
@@ -191,6 +204,7 @@ def concentration_page(request, mineral):
             "rules": rules,
             "unlisted": unlisted,
             "year": year,
+            "demo": bool(flows) and holds_demo_data(),
         },
     )
 
@@ -220,5 +234,6 @@ def supply_chain_page(request, pk):
             "trace": result.trace,
             "flows": result.trace.flows[:60],
             "cells": cells,
+            "demo": company.demo or holds_demo_data(),
         },
     )

@@ -9,6 +9,14 @@ import jsonschema
 import yaml
 from django.db import transaction
 
+from datasets.tracking import (
+    DatasetReport,
+    DatasetSync,
+    Outcome,
+    file_version,
+    sync_records,
+)
+
 from .matrix import ALL_CELL_CODES, EXTRACTION_METHODS, MATRIX, MINERALS
 from .models import (
     Cell,
@@ -168,11 +176,17 @@ class LoadReport:
     standards: int
     standard_cells: int
     links: int
+    minerals_report: DatasetReport | None = None
+    standards_report: DatasetReport | None = None
+
+    def lines(self) -> list[str]:
+        return [*self.minerals_report.lines(), *self.standards_report.lines()]
 
 
 @transaction.atomic
 def sync_matrix() -> int:
-    """Create or update every dimension and cell from `matrix.MATRIX`."""
+    """Create or update every dimension and cell from `matrix.MATRIX` (code, not data:
+    read-only in the admin, so always synced)."""
     order = 0
     for dim_order, dim in enumerate(MATRIX):
         dimension, _ = _upsert(
@@ -195,80 +209,165 @@ def sync_matrix() -> int:
                         "order": order,
                     },
                 )
-    for code, name in MINERALS:
-        _upsert(Mineral, {"code": code}, {"name": name})
     return order
+
+
+def load_minerals() -> DatasetReport:
+    """Mineral names are editable in the admin: tracked like every reference dataset."""
+    version = file_version(extra=repr(MINERALS))
+    current = {m.code: m for m in Mineral.objects.all()}
+    return sync_records(
+        "taxonomy.minerals",
+        version,
+        (
+            (code, {"name": current[code].name} if code in current else None, {"name": name})
+            for code, name in MINERALS
+        ),
+        lambda code: _upsert(Mineral, {"code": code}, {"name": dict(MINERALS)[code]}),
+    )
+
+
+_STANDARD_FIELDS = (
+    "name",
+    "short_name",
+    "kind",
+    "jurisdiction",
+    "year",
+    "url",
+    "binding",
+    "summary",
+    "covers_industrial",
+    "covers_artisanal",
+    "covers_recycled",
+    "countries",
+    "cahra",
+    "scope_note",
+    "sources",
+    *Standard.CRITERIA,
+    *(f"{name}_basis" for name in Standard.CRITERIA),
+)
+
+
+def _standard_values(entry: dict) -> dict:
+    """The Standard's own field values as the reference file gives them."""
+    scope, criteria = entry["scope"], entry["criteria"]
+    methods = set(scope["extraction_methods"])
+    values = {
+        "name": entry["name"],
+        "short_name": entry["short_name"],
+        "kind": entry["kind"],
+        "jurisdiction": entry["jurisdiction"],
+        "year": entry["year"],
+        "url": entry["url"],
+        "binding": entry["binding"],
+        "summary": entry["summary"].strip(),
+        "covers_industrial": "industrial" in methods,
+        "covers_artisanal": "artisanal" in methods,
+        "covers_recycled": "recycled" in methods,
+        "countries": scope["countries"],
+        "cahra": scope["cahra"],
+        "scope_note": scope["note"].strip(),
+        "sources": entry["sources"],
+    }
+    for name in Standard.CRITERIA:
+        values[name] = criteria[name]["value"]
+        values[f"{name}_basis"] = criteria[name]["basis"].strip()
+    return values
+
+
+def _wanted_state(entry: dict) -> dict:
+    values = _standard_values(entry)
+    values["countries"] = sorted(values["countries"])
+    return {
+        "fields": values,
+        "minerals": sorted(entry["scope"]["minerals"]),
+        "cells": {code: [j["clause"], j["basis"]] for code, j in entry["cells"].items()},
+        "links": sorted(
+            [link["target"], link["kind"], link.get("note", "")] for link in entry.get("links", [])
+        ),
+    }
+
+
+def _current_state(standard: Standard) -> dict:
+    values = {name: getattr(standard, name) for name in _STANDARD_FIELDS}
+    values["countries"] = sorted(c.code for c in standard.countries)
+    return {
+        "fields": values,
+        "minerals": sorted(m.code for m in standard.minerals.all()),
+        "cells": {sc.cell.code: [sc.clause, sc.basis] for sc in standard.standard_cells.all()},
+        "links": sorted(
+            [link.target.code, link.kind, link.note] for link in standard.links_out.all()
+        ),
+    }
 
 
 @transaction.atomic
 def load_standards(path: Path = STANDARDS_FILE) -> LoadReport:
-    """Load the reference standards idempotently: the file is the truth for them.
+    """Load the reference standards per version of the file (datasets.tracking).
 
-    Standards not in the file (added by users in the admin) are left alone.
-    """
+    A standard a person edited since it was loaded (fields, cells, minerals or links) is
+    left alone, as are standards people added; the report says which and why."""
     document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     validate_standards_document(document)
     cell_count = sync_matrix()
+    minerals_report = load_minerals()
     cells = {c.code: c for c in Cell.objects.all()}
     minerals = {m.code: m for m in Mineral.objects.all()}
-
-    standards: dict[str, Standard] = {}
-    for entry in document:
-        scope, criteria = entry["scope"], entry["criteria"]
-        methods = set(scope["extraction_methods"])
-        defaults = {
-            "name": entry["name"],
-            "short_name": entry["short_name"],
-            "kind": entry["kind"],
-            "jurisdiction": entry["jurisdiction"],
-            "year": entry["year"],
-            "url": entry["url"],
-            "binding": entry["binding"],
-            "summary": entry["summary"].strip(),
-            "covers_industrial": "industrial" in methods,
-            "covers_artisanal": "artisanal" in methods,
-            "covers_recycled": "recycled" in methods,
-            "countries": scope["countries"],
-            "cahra": scope["cahra"],
-            "scope_note": scope["note"].strip(),
-            "sources": entry["sources"],
-        }
-        for name in Standard.CRITERIA:
-            defaults[name] = criteria[name]["value"]
-            defaults[f"{name}_basis"] = criteria[name]["basis"].strip()
-        standard, _ = _upsert(Standard, {"code": entry["code"]}, defaults)
-        standard.minerals.set([minerals[m] for m in scope["minerals"]])
-        standards[standard.code] = standard
-
+    existing = {
+        s.code: s
+        for s in Standard.objects.prefetch_related(
+            "minerals", "standard_cells__cell", "links_out__target"
+        )
+    }
+    entries = {entry["code"]: entry for entry in document}
+    sync = DatasetSync("taxonomy.standards", file_version(path))
+    to_write = [
+        code
+        for code, entry in entries.items()
+        if sync.decide(
+            code,
+            _current_state(existing[code]) if code in existing else None,
+            _wanted_state(entry),
+        )
+        in (Outcome.ADD, Outcome.UPDATE)
+    ]
+    standards = dict(existing)
+    for code in to_write:
+        entry = entries[code]
+        standard, _ = _upsert(Standard, {"code": code}, _standard_values(entry))
+        standard.minerals.set([minerals[m] for m in entry["scope"]["minerals"]])
+        standards[code] = standard
         wanted = entry["cells"]
         StandardCell.objects.filter(standard=standard).exclude(cell__code__in=wanted).delete()
-        existing = {sc.cell.code: sc for sc in standard.standard_cells.select_related("cell")}
-        for code, judgement in wanted.items():
-            link = existing.get(code) or StandardCell(standard=standard, cell=cells[code])
+        have = {sc.cell.code: sc for sc in standard.standard_cells.select_related("cell")}
+        for cell_code, judgement in wanted.items():
+            link = have.get(cell_code) or StandardCell(standard=standard, cell=cells[cell_code])
             if link.pk is None or (link.clause, link.basis) != (
                 judgement["clause"],
                 judgement["basis"],
             ):
                 link.clause, link.basis = judgement["clause"], judgement["basis"]
                 link.save()
-
-    link_count = 0
-    for entry in document:
-        source = standards[entry["code"]]
+    for code in to_write:
+        source = standards[code]
         keep = []
-        for link in entry.get("links", []):
+        for link in entries[code].get("links", []):
+            target = standards.get(link["target"])
+            if target is None:
+                continue  # a person deleted the target standard
             obj, _ = _upsert(
                 StandardLink,
-                {"source": source, "target": standards[link["target"]], "kind": link["kind"]},
+                {"source": source, "target": target, "kind": link["kind"]},
                 {"note": link.get("note", "")},
             )
             keep.append(obj.pk)
-            link_count += 1
         StandardLink.objects.filter(source=source).exclude(pk__in=keep).delete()
 
     return LoadReport(
         cells=cell_count,
-        standards=len(standards),
+        standards=len(entries),
         standard_cells=sum(len(e["cells"]) for e in document),
-        links=link_count,
+        links=sum(len(e.get("links", [])) for e in document),
+        minerals_report=minerals_report,
+        standards_report=sync.finish(),
     )

@@ -1,19 +1,46 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from datasets.demo import load_demo_registry
 from passports.reference import load_attributes
-from registry.reference import load_expectation_profiles
+from registry.production import load_production
+from registry.reference import load_expectation_profiles, load_rules
 from taxonomy.services import load_standards
+
+
+def load_test_reference() -> None:
+    load_standards()
+    load_expectation_profiles()
+    load_attributes()
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The reference taxonomy is loaded once per test database; tests roll back over it."""
     with django_db_blocker.unblock():
-        load_standards()
-        load_expectation_profiles()
-        load_attributes()
+        load_test_reference()
+
+
+def reset_to_reference() -> None:
+    """Empty every table and load the test reference data again (after committed data)."""
+    call_command("flush", interactive=False, verbosity=0)
+    load_test_reference()
+
+
+@pytest.fixture(scope="module")
+def demo_registry(django_db_setup, django_db_blocker):
+    """The whole demo registry (as `make run` loads it), once per module; tests roll back
+    over it and the module's end removes it."""
+    with django_db_blocker.unblock():
+        load_rules()
+        load_production()
+        counts = load_demo_registry()
+    assert counts is not None, "the test database already held registry data"
+    yield counts
+    with django_db_blocker.unblock():
+        reset_to_reference()
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo():
-    return load_demo()
+def demo(demo_registry):
+    return demo_registry
 
 
 def test_demo_covers_every_stage_status_type_and_visibility(demo):

@@ -113,7 +113,7 @@ def test_reloading_unchanged_reference_data_writes_nothing():
     ) == history
 
 
-def test_reloading_restores_an_edited_judgement_and_keeps_user_added_standards():
+def test_reloading_keeps_a_judgement_a_person_removed_and_user_added_standards():
     oecd = Standard.objects.get(code="oecd-ddg")
     oecd.standard_cells.filter(cell__code="content.violent_conflict").delete()
     extra = Standard.objects.create(
@@ -125,8 +125,9 @@ def test_reloading_restores_an_edited_judgement_and_keeps_user_added_standards()
         year=2024,
         binding=False,
     )
-    load_standards()
-    assert oecd.standard_cells.filter(cell__code="content.violent_conflict").exists()
+    report = load_standards()
+    assert not oecd.standard_cells.filter(cell__code="content.violent_conflict").exists()
+    assert "oecd-ddg" in dict(report.standards_report.kept)
     assert Standard.objects.filter(pk=extra.pk).exists()
 
 

@@ -4,11 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry.demo import load_demo, load_demo_flows
+from registry.demo import load_demo_flows
 from registry.models import Company, SourceLink, SupplyRelationship
-from registry.production import load_production
 from registry.querysets import Requester
-from registry.reference import load_rules
 from registry.supply import supply_chain
 from taxonomy.models import Mineral
 
@@ -16,11 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo():
-    load_rules()
-    load_production()
-    load_demo()
-    return load_demo_flows()
+def demo(demo_registry):
+    return demo_registry
 
 
 def test_demo_flows_load_once_and_trace_every_automaker_to_the_mines(demo):

@@ -31,6 +31,7 @@ class BatteryModelSerializer(serializers.ModelSerializer):
             "attestations",
             "created_at",
             "updated_at",
+            "demo",
         ]
         read_only_fields = ["created_at", "updated_at"]
 
@@ -84,6 +85,7 @@ class PassportSummarySerializer(serializers.ModelSerializer):
             "version",
             "updated_at",
             "predecessor",
+            "demo",
         ]
 
     def get_url(self, obj) -> str:

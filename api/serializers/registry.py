@@ -62,7 +62,7 @@ class StandardCodeField(serializers.SlugRelatedField):
 class OrganisationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organisation
-        fields = ["id", "name", "kind", "company"]
+        fields = ["id", "name", "kind", "company", "demo"]
 
 
 class IdentifierSerializer(serializers.ModelSerializer):
@@ -99,6 +99,7 @@ class CompanySerializer(serializers.ModelSerializer):
             "website",
             "notes",
             "facility_count",
+            "demo",
         ]
 
     def validate_aliases(self, value):
@@ -157,6 +158,7 @@ class FacilitySerializer(serializers.ModelSerializer):
             "minerals",
             "feedstock",
             "rmi_cid",
+            "demo",
         ]
 
 
@@ -185,6 +187,7 @@ class MinedSourceSerializer(serializers.ModelSerializer):
             "operator",
             "owners",
             "owners_input",
+            "demo",
         ]
 
     @extend_schema_field(OwnerSerializer(many=True))
@@ -290,6 +293,7 @@ class AttestationSerializer(serializers.ModelSerializer):
             "updated_at",
             "evidence",
             "status_changes",
+            "demo",
         ]
         read_only_fields = fields
 

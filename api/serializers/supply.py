@@ -39,6 +39,7 @@ class SupplyRelationshipSerializer(serializers.ModelSerializer):
             "volume_t",
             "share_pct",
             "note",
+            "demo",
         ]
         extra_kwargs = {
             "volume_t": {"min_value": 0},

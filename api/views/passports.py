@@ -62,6 +62,7 @@ def row_summary(row: dict, request, roles) -> dict:
         "version": row["version"],
         "updated_at": row["updated_at"],
         "predecessor": row["predecessor__internal_id"] if sees_status else None,
+        "demo": row["demo"],
     }
 
 

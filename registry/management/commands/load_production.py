@@ -6,7 +6,10 @@ from registry.production import ProductionFileError, default_path, load_producti
 
 
 class Command(BaseCommand):
-    help = "Load USGS production by country from the reference CSV, read in place (idempotent)."
+    help = (
+        "Load USGS production by country from a CSV, per version; figures corrected by a "
+        "person are kept."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--file", type=Path, default=None, help=f"default: {default_path()}")
@@ -14,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, file, **options):
         path = file or default_path()
         try:
-            rows = load_production(path)
+            report = load_production(path)
         except (ProductionFileError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Production statistics: {rows} rows from {path}."))
+        self.stdout.write(f"Production statistics: {report.total} rows from {path}.")
+        self.stdout.write("\n".join(report.lines()))

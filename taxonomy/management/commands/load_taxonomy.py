@@ -6,7 +6,10 @@ from taxonomy.services import STANDARDS_FILE, ReferenceDataError, load_standards
 
 
 class Command(BaseCommand):
-    help = "Load the taxonomy matrix and the reference standards (idempotent)."
+    help = (
+        "Load the taxonomy matrix and the reference standards, per version; what people "
+        "changed is kept."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--file", type=Path, default=STANDARDS_FILE)
@@ -17,8 +20,7 @@ class Command(BaseCommand):
         except (ReferenceDataError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Taxonomy loaded: {report.cells} cells, {report.standards} standards, "
-                f"{report.standard_cells} judgements, {report.links} links."
-            )
+            f"Taxonomy: {report.cells} cells; the file holds {report.standards} standards, "
+            f"{report.standard_cells} judgements, {report.links} links."
         )
+        self.stdout.write("\n".join(report.lines()))
