@@ -1,9 +1,16 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config import health
+
+# No route serves MEDIA_URL, in DEBUG either: uploaded files are downloaded through views
+# that check access first (config/files.py).
 urlpatterns = [
+    # Operations: probes answer without login; metrics only to staff or METRICS_TOKEN.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
@@ -14,5 +21,3 @@ if settings.BENCH_ENDPOINTS:
     from passports.bench import bare_passport
 
     urlpatterns += [path("bench/bare/<str:identifier>/", bare_passport)]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,7 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
+
+from config.files import download_response
 
 from . import services
 from .models import (
@@ -86,7 +93,28 @@ class MinedSourceAdmin(SimpleHistoryAdmin):
     inlines = [MineOwnershipInline]
 
 
+class EvidenceDownloadLink(forms.FileInput):
+    """An uploaded file shown as a link to the admin's own download view, which checks
+    access, instead of the storage's URL (a /media/ path or a bucket URL)."""
+
+    read_only = True  # the admin renders a read-only field with this widget's render()
+
+    def render(self, name, value, attrs=None, renderer=None):
+        evidence = getattr(value, "instance", None)
+        if evidence is None or evidence.pk is None:
+            return "-"
+        url = reverse(
+            "admin:registry_attestation_evidence", args=[evidence.attestation_id, evidence.pk]
+        )
+        return format_html('<a href="{}">{}</a>', url, evidence.filename)
+
+
 class EvidenceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "file" in self.fields:
+            self.fields["file"].widget = EvidenceDownloadLink()
+
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         if upload and not self.instance.pk:
@@ -180,6 +208,27 @@ class AttestationAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: nothing disappears silently
+
+    def get_urls(self):
+        download = path(
+            "<path:object_id>/evidence/<int:evidence_id>/",
+            self.admin_site.admin_view(self.evidence_download),
+            name="registry_attestation_evidence",
+        )
+        return [download, *super().get_urls()]
+
+    def evidence_download(self, request, object_id, evidence_id):
+        """One evidence file, for staff who may view the attestation (admin_view has
+        already sent everyone else to the login page)."""
+        attestation = self.get_object(request, unquote(object_id))
+        if attestation is None:
+            raise Http404
+        if not self.has_view_permission(request, attestation):
+            raise PermissionDenied
+        evidence = get_object_or_404(Evidence, pk=evidence_id, attestation=attestation)
+        return download_response(
+            evidence.file, filename=evidence.filename, content_type=evidence.content_type
+        )
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -1,7 +1,6 @@
 from django.db.models import Count, Prefetch
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
@@ -11,6 +10,7 @@ from rest_framework.views import APIView
 from api.fields import query_data
 from api.permissions import RecordOwnerOrStaff
 from api.serializers import registry as s
+from config.files import download_response
 from registry import selectors, services
 from registry.filters import (
     AttestationFilterSet,
@@ -220,7 +220,12 @@ class AttestationViewSet(
             status=status.HTTP_201_CREATED,
         )
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): bytes,
+            302: OpenApiResponse(description="Redirect to a short-lived presigned URL"),
+        }
+    )
     @action(
         detail=True,
         url_path=r"evidence/(?P<evidence_id>\d+)",
@@ -228,16 +233,16 @@ class AttestationViewSet(
         pagination_class=None,
     )
     def download(self, request, pk=None, evidence_id=None):
-        """Download one evidence file, if you may see its attestation."""
-        attestation = self.get_object()
+        """Download one evidence file, if you may see its attestation: the file itself, or
+        (object storage) a redirect to a URL valid for FILE_URL_EXPIRE_SECONDS. Without
+        access it is a 404, as for an id that does not exist."""
+        attestation = self.get_object()  # 404 unless the attestation is visible to you
         evidence = get_object_or_404(Evidence, pk=evidence_id, attestation=attestation)
-        response = FileResponse(
-            evidence.file.open("rb"),
-            content_type=evidence.content_type,
-            as_attachment=True,
-            filename=evidence.filename,
+        response = download_response(
+            evidence.file, filename=evidence.filename, content_type=evidence.content_type
         )
-        response["Digest"] = f"sha-256={evidence.sha256}"
+        if response.status_code == status.HTTP_200_OK:  # the bytes themselves, not a 302
+            response["Digest"] = f"sha-256={evidence.sha256}"
         return response
 
     @action(detail=True, filter_backends=[], pagination_class=None)
