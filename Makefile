@@ -4,10 +4,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/registry
+# DEMO_DATA=0 make run: an empty registry with only the reference data.
+DEMO_DATA ?= 1
 
-export DEBUG ?= 1
+# `make run` is development: DEBUG on, links and QR codes on the port it serves.
+# The tests need neither (config/test_settings.py).
+export PORT
+run setup data worker beat check bench bench-postgres bench-passport: export DEBUG ?= 1
 
-.PHONY: install run setup data test test-postgres lint format check worker bench bench-postgres bench-passport clean
+.PHONY: install run setup data test test-postgres lint format check worker beat bench bench-postgres bench-passport clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +29,11 @@ setup: install
 	$(MAKE) --no-print-directory data
 	$(BIN)/python manage.py ensure_admin
 
-data: install  ## reference data and demo data, idempotent
+data: install  ## reference data per version (keeps people's edits); demo data into an empty registry
 	$(BIN)/python manage.py load_reference
+ifneq ($(DEMO_DATA),0)
 	$(BIN)/python manage.py load_demo
+endif
 
 run: setup  ## serve on SQLite at http://127.0.0.1:$(PORT)/
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
@@ -52,6 +59,9 @@ check: install
 
 worker: install  ## a Celery worker; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)
 	$(BIN)/celery -A config worker -l info
+
+beat: install  ## the Celery beat scheduler: run exactly ONE per deployment, beside the workers
+	$(BIN)/celery -A config beat -l info
 
 bench: install  ## trace benchmark on SQLite (10,000 companies, 100,000 relationships)
 	$(BIN)/python manage.py migrate --no-input -v0

@@ -15,7 +15,9 @@ from .env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 # ISO/IEC 15459-style issuing agency code for passport identifiers.
 PASSPORT_ISSUING_AGENCY = env_str("PASSPORT_ISSUING_AGENCY", "BMR")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Where people reach this server: QR codes and links in exports point here. By default the
+# port `make run` serves on (PORT).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
 # Only the benchmark command turns this on (a bare psycopg endpoint to compare against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_prometheus",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -53,15 +56,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Reads go to a replica unless this requester wrote lately (no-op without replicas).
+    "config.middleware.ReplicaPinMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -84,34 +92,59 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 # --- Database -------------------------------------------------------------
+
+
+def _database(url: str) -> dict:
+    """One DATABASES entry from a URL, with the options of this deployment."""
+    database = dj_database_url.parse(url)
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # psycopg 3 connection pool per process; gunicorn workers each hold their own.
+        # Server-side prepared statements after N runs of a query (psycopg); safe with the
+        # psycopg pool, not behind a transaction-pooling pgbouncer: then set it empty.
+        threshold = env_str("DATABASE_PREPARE_THRESHOLD", "5")
+        options = database.setdefault("OPTIONS", {})
+        options["prepare_threshold"] = int(threshold) if threshold else None
+        # Server-side parameter binding, which prepared statements need (psycopg 3).
+        options["server_side_binding"] = env_bool("DATABASE_SERVER_SIDE_BINDING", True)
+        if env_bool("DATABASE_POOL", True):
+            database["CONN_MAX_AGE"] = 0
+            options["pool"] = {
+                "min_size": env_int("DATABASE_POOL_MIN", 1),
+                "max_size": env_int("DATABASE_POOL_MAX", 10),
+            }
+        else:
+            database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
+    elif database["ENGINE"] == "django.db.backends.sqlite3":
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # WAL + a busy timeout let the dev server and a worker write side by side.
+        database.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    return database
+
+
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'registry.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg 3 connection pool per process; gunicorn workers each hold their own.
-    # Server-side prepared statements after N runs of a query (psycopg); safe with the
-    # psycopg pool, not behind a transaction-pooling pgbouncer: then set it empty.
-    threshold = env_str("DATABASE_PREPARE_THRESHOLD", "5")
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        int(threshold) if threshold else None
-    )
-    # Server-side parameter binding, which prepared statements need (psycopg 3).
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool(
-        "DATABASE_SERVER_SIDE_BINDING", True
-    )
-    if env_bool("DATABASE_POOL", True):
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DATABASE_POOL_MIN", 1),
-            "max_size": env_int("DATABASE_POOL_MAX", 10),
-        }
-    else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # WAL + a busy timeout let the dev server and a worker write side by side.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+DATABASES = {"default": _database(DATABASE_URL)}
+# Read replicas (e.g. PostgreSQL streaming standbys): aliases replica1, replica2, ...
+# config.db_router sends reads to one of them and writes, migrations and locking reads to
+# default; a requester that wrote reads default for REPLICA_PIN_SECONDS after
+# (config.middleware.ReplicaPinMiddleware, the pin kept in the shared cache).
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+for _n, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = _database(_url)
+    if _replica["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS: replica {_n} is {_replica['ENGINE']}, "
+            f"not {DATABASES['default']['ENGINE']} like DATABASE_URL"
+        )
+    # Under the test runner a replica is a test mirror of default: it keeps its own host
+    # and port and reads the test database's NAME (on a streaming standby, its copy).
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_n}"] = _replica
+DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"] if DATABASE_REPLICA_URLS else []
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 5)
+if REPLICA_PIN_SECONDS < 0:
+    raise ImproperlyConfigured(f"REPLICA_PIN_SECONDS={REPLICA_PIN_SECONDS} must be 0 or more")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------
@@ -129,7 +162,20 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
 # Without a broker the tasks run in-process, so `make run` needs no other service.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
+# A job is acknowledged only when it has finished, and handed back to the queue when the
+# process running it dies (OOM killer, SIGKILL, a lost node): every task must therefore be
+# idempotent (run twice, or resumed after a kill, it changes nothing more than once).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis hands an unacknowledged job to another worker after the visibility timeout; if
+# that is shorter than the longest job (imports, recomputations, expiry, exports), a job
+# still running would be started a second time. Size it to the longest job: 4 hours by
+# default (the expiry of 20,000 attestations takes well under a minute). A job killed with
+# its worker comes back at once (reject on worker lost), not after this timeout; the timeout
+# only matters when the whole worker host vanishes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 60 * 60),
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -139,6 +185,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,  # daily; idempotent, so several beats do no harm
     },
 }
+# The expiry job works in batches, one transaction each: a kill rolls back one batch at most.
+EXPIRY_BATCH_SIZE = env_int("EXPIRY_BATCH_SIZE", 500)
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -157,13 +205,56 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files are never served by URL: MEDIA_URL is routed nowhere, and downloads go
+# through views that check access (config/files.py).
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # In development static files come from the apps directly; no collectstatic needed.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Files (evidence, imports, exports) -------------------------------------
+# "local": MEDIA_ROOT on this machine (embedded default); "s3": S3-compatible object
+# storage (django-storages), private objects, handed out only as short-lived presigned URLs.
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local").strip().lower()
+FILE_URL_EXPIRE_SECONDS = env_int("FILE_URL_EXPIRE_SECONDS", 60)
+if not 1 <= FILE_URL_EXPIRE_SECONDS <= 3600:
+    raise ImproperlyConfigured(
+        f"FILE_URL_EXPIRE_SECONDS={FILE_URL_EXPIRE_SECONDS} must be between 1 and 3600 "
+        "(presigned download URLs are short-lived)"
+    )
+if STORAGE_BACKEND == "local":
+    # Its location follows MEDIA_ROOT; its url() refuses: nothing is served from MEDIA_URL.
+    _DEFAULT_STORAGE = {"BACKEND": "config.files.PrivateFileSystemStorage"}
+elif STORAGE_BACKEND == "s3":
+    if not env_str("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME must be set when STORAGE_BACKEND=s3")
+    if env_str("AWS_S3_ADDRESSING_STYLE", "") not in ("", "auto", "path", "virtual"):
+        raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, path or virtual")
+    # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by django-storages from
+    # the environment), else the standard boto chain (profile, instance/task role).
+    _DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            # Objects are private; set AWS_DEFAULT_ACL empty for a bucket with ACLs
+            # disabled (Object Ownership "bucket owner enforced"), which is private anyway.
+            "default_acl": env_str("AWS_DEFAULT_ACL", "private") or None,
+            "querystring_auth": True,
+            "querystring_expire": FILE_URL_EXPIRE_SECONDS,
+            "custom_domain": None,
+            # Content-addressed keys: an existing key is reused, never overwritten.
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND!r} must be local or s3")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -225,9 +316,43 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Operations: logs, probes, metrics ---------------------------------------
+# One line per record on stderr: JSON in production (LOG_FORMAT=json, the default when
+# DEBUG is off), text in development; every record carries the request id
+# (config/request_id.py), and every request writes one access line (logger "access").
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "filters": {"request_id": {"()": "config.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "config.request_id.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers (plain console, mail_admins) are replaced by ours.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {"level": LOG_LEVEL},
+        "access": {"level": LOG_LEVEL},
+        **{
+            app: {"level": LOG_LEVEL}
+            for app in ("config", "taxonomy", "registry", "passports", "api")
+        },
+    },
 }
+# /readyz gives each check this long (seconds); the checks run side by side.
+READYZ_TIMEOUT = env_int("READYZ_TIMEOUT", 2)
+# /metrics answers staff users, and scrapers bearing this token (Authorization: Bearer).
+# Several gunicorn workers: set PROMETHEUS_MULTIPROC_DIR (see config/health.py).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")

@@ -178,6 +178,7 @@ class BatteryPassport(models.Model):
     demo = models.BooleanField(
         default=False, editable=False, help_text="Illustrative demo record, not real data"
     )
+
     class Meta:
         ordering = ["id"]
         constraints = [

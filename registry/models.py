@@ -38,6 +38,7 @@ class Organisation(models.Model):
     demo = models.BooleanField(
         default=False, editable=False, help_text="Illustrative demo record, not real data"
     )
+
     class Meta:
         ordering = ["name"]
 

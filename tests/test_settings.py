@@ -72,3 +72,25 @@ def test_without_a_broker_celery_runs_tasks_in_process():
     if os.environ.get("CELERY_BROKER_URL"):
         pytest.skip("a broker is configured")
     assert settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def test_every_environment_variable_read_in_config_is_in_the_readme_table():
+    import re
+
+    base = settings.BASE_DIR
+    pattern = re.compile(
+        r"""(?:env_(?:str|bool|int|list)|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)"""
+    )
+    read = {
+        name
+        for path in (base / "config").glob("*.py")
+        for name in pattern.findall(path.read_text(encoding="utf-8"))
+    }
+    table = {
+        name
+        for line in (base / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1])
+    }
+    assert len(read) > 20
+    assert read - table == set()
