@@ -247,6 +247,12 @@ def readyz(request):
     timeout = float(getattr(settings, "READYZ_TIMEOUT", DEFAULT_TIMEOUT))
     results = run_checks(readiness_checks(timeout), timeout)
     failed = [name for name, result in results.items() if not result["ok"]]
+    if not _may_see_metrics(request):
+        # What failed is for anyone (a load balancer); why, naming hosts and ports, is for
+        # the operators (staff or the metrics token).
+        for result in results.values():
+            if "error" in result:
+                result["error"] = result["error"].split(":", 1)[0]
     body = {"status": "unavailable" if failed else "ok", "failed": failed, "checks": results}
     return JsonResponse(body, status=503 if failed else 200)
 

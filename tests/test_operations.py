@@ -50,9 +50,19 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def readyz(client=None):
+OPERATOR_TOKEN = "operator-token-for-readyz-details"
+
+
+@pytest.fixture(autouse=True)
+def operator_token(settings):
+    settings.METRICS_TOKEN = OPERATOR_TOKEN
+
+
+def readyz(client=None, operator=True):
+    """/readyz as the operators see it (with the error messages), or as anyone does."""
     started = time.monotonic()
-    response = (client or Client()).get("/readyz")
+    headers = {"Authorization": f"Bearer {django_settings.METRICS_TOKEN}"} if operator else {}
+    response = (client or Client()).get("/readyz", headers=headers)
     return response, response.json(), time.monotonic() - started
 
 
@@ -339,6 +349,18 @@ def test_readyz_probes_any_storage_backend_through_exists(db, settings):
     assert response.status_code == 503, body
     assert body["failed"] == ["storage"]
     assert "403" in body["checks"]["storage"]["error"]
+
+
+def test_anyone_learns_what_failed_but_only_operators_learn_why(db, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.UnreachableStorage"},
+    }
+    _, public, _ = readyz(operator=False)
+    _, operator, _ = readyz()
+    assert public["failed"] == operator["failed"] == ["storage"]
+    assert public["checks"]["storage"]["error"] == "PermissionError"
+    assert "HeadObject" in operator["checks"]["storage"]["error"]
 
 
 def test_errors_never_carry_credentials(settings):
