@@ -67,6 +67,7 @@ class DatasetReport:
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
     kept: list[tuple[str, str]] = field(default_factory=list)
+    first_load: bool = False
 
     @property
     def total(self) -> int:
@@ -77,10 +78,10 @@ class DatasetReport:
         lines = [
             f"{head}: {len(self.added)} added, {len(self.updated)} updated, "
             f"{self.unchanged} unchanged, {len(self.kept)} left alone."
+            + (" (first load)" if self.first_load else "")
         ]
-        lines += [f"  added: {key}" for key in self.added[:20]]
-        if len(self.added) > 20:
-            lines.append(f"  ... and {len(self.added) - 20} more added")
+        if not self.first_load:  # on a reload, name what is new
+            lines += [f"  added: {key}" for key in self.added]
         lines += [f"  updated: {key}" for key in self.updated]
         lines += [f"  left alone: {key}: {why}" for key, why in self.kept]
         return lines
@@ -100,8 +101,8 @@ class DatasetSync:
 
     def __init__(self, dataset: str, version: str):
         self.dataset, self.version = dataset, version
-        self.report = DatasetReport(dataset, version)
         self.loaded = {r.key: r for r in LoadedRecord.objects.filter(dataset=dataset)}
+        self.report = DatasetReport(dataset, version, first_load=not self.loaded)
         self._record: dict[str, str] = {}
 
     def decide(self, key: str, current, wanted) -> Outcome:
