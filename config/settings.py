@@ -170,13 +170,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Redis hands an unacknowledged job to another worker after the visibility timeout; if
 # that is shorter than the longest job (imports, recomputations, expiry, exports), a job
 # still running would be started a second time. Size it to the longest job: 4 hours by
-# default (the expiry of 20,000 attestations takes well under a minute). A job killed with
-# its worker comes back at once (reject on worker lost), not after this timeout; the timeout
-# only matters when the whole worker host vanishes.
+# default (the expiry of 20,000 attestations takes about 5 s on PostgreSQL). A job whose pool
+# process is killed comes back at once (reject on worker lost), not after this timeout; the
+# timeout matters when the worker's main process or its host vanishes with the job.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 60 * 60),
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep our logging (JSON lines with the task id as request id), not Celery's.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {

@@ -393,6 +393,14 @@ class StatusChange(models.Model):
     class Meta:
         ordering = ["effective", "id"]
         indexes = [models.Index(fields=["attestation", "effective"])]
+        constraints = [
+            # Expired is final: a redelivered or doubled expiry job can never record it twice.
+            models.UniqueConstraint(
+                fields=["attestation"],
+                condition=models.Q(to_status="expired"),
+                name="uniq_expiry_per_attestation",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.attestation_id}: {self.from_status or '-'} -> {self.to_status}"

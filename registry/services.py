@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
 
 from .models import Attestation, Evidence, Membership, MinedSource, MineOwnership, StatusChange
 
@@ -240,24 +241,75 @@ def attestation_transition(
     return locked
 
 
+EXPIRY_REASON = "validity ended"
+
+
+class _Raced(Exception):
+    """Rows of a batch changed under it (only possible without row locks): redo the batch."""
+
+
 def expire_attestations(today: dt.date | None = None) -> int:
-    """Verified attestations whose validity has ended become expired."""
+    """Verified attestations whose validity has ended become expired; returns how many.
+
+    Each becomes expired as `attestation_transition` would do it (status, version + 1, one
+    "expired" status change effective `today` with reason "validity ended", a history
+    record), but a batch at a time: EXPIRY_BATCH_SIZE rows per transaction, locked with
+    SKIP LOCKED. So the job may run twice, on two workers at once, or again after its worker
+    was killed half-way: a kill rolls back only the batch in hand, a second run skips the
+    rows the first holds, and every attestation is expired exactly once.
+
+    An attestation with a status change dated after `today` is left alone (expiring it on
+    `today` would put its history out of order); a later run expires it.
+    """
     today = today or dt.date.today()
+    if today > dt.date.today():
+        raise ValidationError({"effective": "A status change cannot take effect in the future."})
+    batch_size = max(1, settings.EXPIRY_BATCH_SIZE)
     count = 0
-    due = Attestation.objects.filter(status=Status.VERIFIED, valid_until__lt=today)
-    for attestation in due.only("pk"):
+    while True:
         try:
-            attestation_transition(
-                attestation=attestation,
-                to_status=Status.EXPIRED,
-                user=None,
-                reason="validity ended",
-                effective=today,
-            )
-            count += 1
-        except Conflict:
-            continue  # changed meanwhile by someone else: nothing to do
-    return count
+            with transaction.atomic():
+                taken = _expire_batch(today, batch_size)
+        except _Raced:
+            continue
+        count += taken
+        if taken < batch_size:  # nothing left that another run is not already doing
+            return count
+
+
+def _expire_batch(today: dt.date, batch_size: int) -> int:
+    """Expire up to `batch_size` due attestations in the current transaction."""
+    later_change = StatusChange.objects.filter(attestation=OuterRef("pk"), effective__gt=today)
+    due = (
+        Attestation.objects.filter(status=Status.VERIFIED, valid_until__lt=today)
+        .filter(~Exists(later_change))
+        .order_by("pk")
+        .select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+    )
+    batch = list(due[:batch_size])
+    if not batch:
+        return 0
+    now = timezone.now()
+    updated = Attestation.objects.filter(
+        pk__in=[a.pk for a in batch], status=Status.VERIFIED
+    ).update(status=Status.EXPIRED, version=F("version") + 1, updated_at=now)
+    if updated != len(batch):
+        raise _Raced
+    StatusChange.objects.bulk_create(
+        StatusChange(
+            attestation_id=a.pk,
+            from_status=Status.VERIFIED,
+            to_status=Status.EXPIRED,
+            effective=today,
+            by=None,
+            reason=EXPIRY_REASON,
+        )
+        for a in batch
+    )
+    for a in batch:
+        a.status, a.version, a.updated_at = Status.EXPIRED, a.version + 1, now
+    Attestation.history.bulk_history_create(batch, update=True, default_date=now)
+    return len(batch)
 
 
 # --- Evidence --------------------------------------------------------------

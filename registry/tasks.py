@@ -1,4 +1,9 @@
-"""Celery tasks: thin wrappers that call the services."""
+"""Celery tasks: thin wrappers that call the services.
+
+Every task here may be delivered twice (acks late, requeued when its worker dies) and may
+run on two workers at once, so the service it calls must be idempotent. Code enqueues them
+with `config.jobs.enqueue` (after the commit), never with `.delay` inside a transaction.
+"""
 
 import datetime as dt
 
