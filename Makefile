@@ -39,11 +39,13 @@ run: setup  ## serve on SQLite at http://127.0.0.1:$(PORT)/
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# --dist loadfile: a module's tests share one worker, so module fixtures (the demo registry)
+# are built once.
 test: install  ## the whole suite on SQLite
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadfile -q
 
 test-postgres: install  ## the whole suite on the PostgreSQL at PG_URL (a fresh test database)
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 -q
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 --dist loadfile -q
 
 lint: install
 	$(BIN)/ruff check .
