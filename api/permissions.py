@@ -1,5 +1,6 @@
 from rest_framework import permissions
 
+from registry.models import Company, Facility, MinedSource, SourceLink, SupplyRelationship
 from registry.services import can_log_attestations
 
 
@@ -18,7 +19,6 @@ class DataKeeperOrReadOnly(permissions.BasePermission):
 
 def company_ids_of(obj) -> set[int]:
     """The companies a registry record belongs to (whose people may change it)."""
-    from registry.models import Company, Facility, MinedSource, SourceLink, SupplyRelationship
 
     if isinstance(obj, Company):
         return {obj.pk}

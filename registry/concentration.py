@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
+from django_countries import countries
 
 from taxonomy.models import Cell, Mineral
 
@@ -224,8 +226,6 @@ def flow_concentration(
             as_of,
         )
         if by == "country":
-            from django.db.models.functions import Coalesce, NullIf
-
             rows = (
                 edges.annotate(
                     where=Coalesce(
@@ -252,13 +252,11 @@ def flow_concentration(
 
 
 def models_empty():
-    from django.db.models import Value
 
     return Value("")
 
 
 def _country_labels(amounts) -> dict[str, str]:
-    from django_countries import countries
 
     return {code: dict(countries).get(code, code) for code in amounts}
 
@@ -266,7 +264,6 @@ def _country_labels(amounts) -> dict[str, str]:
 def _in_period(queryset, as_of: dt.date | None):
     if as_of is None:
         return queryset
-    from django.db.models import Q
 
     return queryset.filter(
         (Q(period_start__isnull=True) | Q(period_start__lte=as_of))
@@ -381,8 +378,6 @@ def upstream_edges_per_tier(
 ) -> tuple[list[tuple], int]:
     """The same edges with one query per tier: the portable fallback, and the
     benchmark's point of comparison. Returns (rows, queries run)."""
-    from django.db.models import F, Value
-    from django.db.models.functions import Coalesce, NullIf
 
     seen: set[int] = set(seeds)
     frontier = list(seeds)

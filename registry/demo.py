@@ -20,9 +20,11 @@ from .models import (
     MinedSource,
     MineOwnership,
     Organisation,
+    SourceLink,
     StatusChange,
+    SupplyRelationship,
 )
-from .services import TRANSITIONS, validate_owner_shares
+from .services import TRANSITIONS, relationships_save, validate_owner_shares
 
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo.yaml"
 
@@ -193,8 +195,6 @@ FLOWS_FILE = Path(__file__).resolve().parent / "data" / "demo_flows.yaml"
 def load_demo_flows(path: Path = FLOWS_FILE) -> dict[str, int]:
     """Mine-to-processor links and supplier-to-buyer flows for the demo companies.
     Relationships go through the same checks as the API (cycles, shares, facilities)."""
-    from .models import SourceLink, SupplyRelationship
-    from .services import relationships_save
 
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     companies = {c.legal_name: c for c in Company.objects.all()}

@@ -1,4 +1,8 @@
-"""Query building blocks for attestations: who may see them, and their status on a date."""
+"""Query building blocks for attestations: who may see them, and their status on a date.
+
+What counts as coverage is decided from these in `registry.coverage`. The queryset names
+no model (it reaches its own through `self.model`), so models.py imports it without a cycle.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +42,6 @@ class Requester:
         )
 
 
-COUNTING_TYPES = ("membership", "third_party_audit", "certification", "regulatory_filing")
-INDEPENDENT_TYPES = ("third_party_audit", "certification")
-DECLARED_STATUSES = ("submitted", "under_review", "verified")
-
-
 class AttestationQuerySet(models.QuerySet):
     def visible_to(self, requester: Requester) -> AttestationQuerySet:
         if requester.sees_everything:
@@ -50,9 +49,7 @@ class AttestationQuerySet(models.QuerySet):
         visible = Q(visibility="public")
         if requester.organisation_id:
             # A subquery rather than a join keeps one row per attestation.
-            from .models import Attestation
-
-            shared = Attestation.shared_with.through.objects.filter(
+            shared = self.model.shared_with.through.objects.filter(
                 organisation_id=requester.organisation_id
             ).values("attestation_id")
             # The verifier named on an attestation sees it: it has to review it.
@@ -65,9 +62,8 @@ class AttestationQuerySet(models.QuerySet):
 
     def with_status_on(self, day: dt.date) -> AttestationQuerySet:
         """Annotate `status_on`: the status in force on `day` (None before submission)."""
-        from .models import StatusChange
-
-        latest = StatusChange.objects.filter(
+        status_changes = self.model._meta.get_field("status_changes").related_model
+        latest = status_changes.objects.filter(
             attestation=OuterRef("pk"), effective__lte=day
         ).order_by("-effective", "-id")
         return self.annotate(status_on=Subquery(latest.values("to_status")[:1]))
@@ -75,24 +71,4 @@ class AttestationQuerySet(models.QuerySet):
     def valid_on(self, day: dt.date) -> AttestationQuerySet:
         return self.filter(
             Q(valid_from__lte=day) & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
-        )
-
-    def counting_on(self, day: dt.date) -> AttestationQuerySet:
-        """Attestations that count as coverage on `day`: verified then, valid then,
-        and not a self-declaration (those are shown apart)."""
-        return (
-            self.with_status_on(day)
-            .valid_on(day)
-            .filter(status_on="verified", type__in=COUNTING_TYPES)
-        )
-
-    def relevant_on(self, day: dt.date) -> AttestationQuerySet:
-        """Counting and declared in one query."""
-        return (
-            self.with_status_on(day)
-            .valid_on(day)
-            .filter(
-                Q(status_on="verified", type__in=COUNTING_TYPES)
-                | Q(type="self_declaration", status_on__in=DECLARED_STATUSES)
-            )
         )

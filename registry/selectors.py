@@ -11,15 +11,22 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField as BooleanOutput
-from django.db.models import Case, Prefetch, Q, Value, When
+from django.db.models import Count, Prefetch
 
 from taxonomy.cover import exact_set_cover
 from taxonomy.models import Cell, Standard
-from taxonomy.selectors import Landscape, load_landscape
+from taxonomy.selectors import load_landscape
 
+from .coverage import (
+    CellSource,
+    applies_to_stage,
+    attestations_in_scope,
+    cell_sources,
+    coverage_map,
+    facility_stages,
+)
 from .models import Attestation, Company, Expectation, ExpectationProfile, SupplyRelationship
-from .querysets import INDEPENDENT_TYPES, Requester
+from .querysets import Requester
 
 # Aggregates over groups smaller than this count only what the requester may
 # see, so no single company's private attestations can be read out of a share.
@@ -96,15 +103,6 @@ def _cells() -> dict[str, Cell]:
 # --- What a company covers -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class CellSource:
-    attestation_id: int
-    standard: str
-    type: str
-    independent: bool
-    via: str | None = None  # the incorporated standard the cell comes from
-
-
 @dataclass
 class Gap:
     element: ExpectedElement
@@ -164,52 +162,38 @@ class CompanyCoverage:
         return {c for c, sources in self.covered.items() if any(s.independent for s in sources)}
 
 
-def _cell_sources(attestation: Attestation, landscape: Landscape) -> dict[str, CellSource]:
-    standard_id = attestation.standard_id
-    independent = attestation.type in INDEPENDENT_TYPES
-    code = landscape.standards[standard_id].code
-    out = {
-        cell: CellSource(attestation.pk, code, attestation.type, independent)
-        for cell in landscape.own.get(standard_id, ())
-    }
-    for cell, via_ids in landscape.inherited.get(standard_id, {}).items():
-        out.setdefault(
-            cell,
-            CellSource(
-                attestation.pk,
-                code,
-                attestation.type,
-                independent,
-                via=landscape.standards[via_ids[0]].code,
-            ),
-        )
-    return out
-
-
 def _satisfied(element: ExpectedElement, cells: set[str] | dict) -> bool:
     return any(code in cells for code in element.cells)
 
 
 def company_coverage(
-    company: Company, requester: Requester, as_of: dt.date | None = None
+    company: Company,
+    requester: Requester,
+    as_of: dt.date | None = None,
+    *,
+    mineral: str | None = None,
+    stage: str | None = None,
 ) -> CompanyCoverage:
-    """Coverage, gaps, closing standards and grade of one company, as `requester` sees it."""
+    """Coverage, gaps, closing standards and grade of one company, as `requester` sees it;
+    with `mineral` / `stage`, only what is in scope for them (registry.coverage)."""
     as_of = as_of or dt.date.today()
     landscape = load_landscape()
     cells = _cells()
     stage_codes = [c.code for c in company.stages.all()]
-    attestations = list(
-        Attestation.objects.filter(company=company)
-        .visible_to(requester)
-        .relevant_on(as_of)
+    in_scope = (
+        attestations_in_scope(
+            [company.pk], requester=requester, on=as_of, mineral=mineral, declared=True
+        )
         .select_related("standard", "verifier")
         .order_by("standard__short_name", "pk")
     )
+    stages = facility_stages(in_scope)
+    attestations = [a for a in in_scope if applies_to_stage(stages.get(a.pk, frozenset()), stage)]
     covered: dict[str, list[CellSource]] = defaultdict(list)
     declared: dict[str, list[CellSource]] = defaultdict(list)
     for attestation in attestations:
         target = declared if attestation.type == "self_declaration" else covered
-        for cell, source in _cell_sources(attestation, landscape).items():
+        for cell, source in cell_sources(attestation, landscape).items():
             target[cell].append(source)
 
     expected = expected_elements(stage_codes, _profiles(), cells)
@@ -310,36 +294,22 @@ def sector_gaps(
     as_of: dt.date | None = None,
     independent_only: bool = True,
 ) -> SectorGaps:
-    """Which companies of a stage / mineral / country lack coverage of `cells`."""
+    """Which companies of a stage / mineral / country lack coverage of `cells`: coverage
+    in scope for that mineral and stage (registry.coverage)."""
     as_of = as_of or dt.date.today()
     landscape = load_landscape()
-    companies = list(sector_companies(stage, mineral, country))
-    visible_q = Q(pk__in=Attestation.objects.visible_to(requester).values("pk"))
-    attestations = (
-        Attestation.objects.filter(company__in=[c.pk for c in companies])
-        .counting_on(as_of)
-        .annotate(
-            is_visible=Case(
-                When(visible_q, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanOutput(),
-            )
-        )
-        .prefetch_related("minerals")
-    )
-    if independent_only:
-        attestations = attestations.filter(type__in=INDEPENDENT_TYPES)
-
-    seen_all: dict[int, set[str]] = defaultdict(set)
-    seen_visible: dict[int, set[str]] = defaultdict(set)
-    for attestation in attestations:
-        scoped = [m.code for m in attestation.minerals.all()]
-        if mineral and scoped and mineral not in scoped:
-            continue  # scoped to other minerals
-        covered = landscape.covered(attestation.standard_id)
-        seen_all[attestation.company_id] |= covered
-        if attestation.is_visible:
-            seen_visible[attestation.company_id] |= covered
+    group = sector_companies(stage, mineral, country)
+    companies = list(group)
+    ask = {
+        "on": as_of,
+        "mineral": mineral,
+        "independent_only": independent_only,
+        "landscape": landscape,
+    }
+    visible_map = coverage_map(group.values("pk"), requester=requester, **ask)
+    all_map = coverage_map(group.values("pk"), requester=Requester.everyone(), **ask)
+    seen_visible = {c.pk: visible_map.cells(c.pk, [stage]) for c in companies}
+    seen_all = {c.pk: all_map.cells(c.pk, [stage]) for c in companies}
 
     lacking = [
         CompanyLack(company, [c for c in cells if c not in seen_visible[company.pk]])
@@ -385,7 +355,6 @@ def sector_gaps(
 
 
 def companies_with_detail():
-    from django.db.models import Count
 
     return (
         Company.objects.select_related("parent")

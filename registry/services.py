@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import deque
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -12,10 +13,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from .models import Attestation, Evidence, Membership, MinedSource, MineOwnership, StatusChange
+from taxonomy.models import Mineral
+
+from .concentration import upstream_edges_cte
+from .models import (
+    Attestation,
+    Company,
+    Evidence,
+    Membership,
+    MinedSource,
+    MineOwnership,
+    StatusChange,
+    SupplyRelationship,
+)
 
 Status = Attestation.Status
 
@@ -423,7 +436,6 @@ def mine_set_owners(*, mine: MinedSource, owners: list[tuple[object, Decimal]]) 
 
 
 def _overlapping(queryset, start, end):
-    from django.db.models import Q
 
     if end is not None:
         queryset = queryset.filter(Q(period_start__isnull=True) | Q(period_start__lte=end))
@@ -434,9 +446,6 @@ def _overlapping(queryset, start, end):
 
 def find_path(start_id: int, goal_id: int, mineral_id: int) -> list[int] | None:
     """Company ids from `start` upstream to `goal` along supply edges, if any."""
-    from collections import deque
-
-    from .concentration import upstream_edges_cte
 
     upstream: dict[int, list[int]] = {}
     for row in upstream_edges_cte([start_id], mineral_id, None):
@@ -460,7 +469,6 @@ def find_path(start_id: int, goal_id: int, mineral_id: int) -> list[int] | None:
 
 def validate_relationship(data: dict, exclude_pk: int | None = None) -> None:
     """Checks that need the database: facilities, the buyer's reported shares, cycles."""
-    from .models import Company, SupplyRelationship
 
     supplier, buyer, mineral = data["supplier"], data["buyer"], data["mineral"]
     errors: dict[str, str] = {}
@@ -518,9 +526,6 @@ def validate_relationship(data: dict, exclude_pk: int | None = None) -> None:
 def relationships_save(items: list[dict], instance=None) -> list:
     """Create (or, with `instance`, update) supply relationships: every one is checked
     in order and either all are saved or none (the errors name each item)."""
-    from taxonomy.models import Mineral
-
-    from .models import SupplyRelationship
 
     # One writer per mineral graph at a time, so two inserts cannot close a loop together.
     list(Mineral.objects.select_for_update().filter(pk__in={i["mineral"].pk for i in items}))

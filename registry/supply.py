@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from taxonomy.models import Mineral
-from taxonomy.selectors import load_landscape
 
 from .concentration import (
     CompanyInfo,
@@ -17,12 +16,14 @@ from .concentration import (
     FlowMass,
     Graph,
     Link,
+    MineInfo,
     Trace,
     hhi_rule,
     load_graph,
     trace,
 )
-from .models import Attestation, Company, MinedSource, Rule
+from .coverage import coverage_map
+from .models import Company, MinedSource, Rule
 from .querysets import Requester
 
 
@@ -174,24 +175,23 @@ class SupplyChain:
 
 
 def lacking_companies(
-    company_ids: list, cells: list[str], requester: Requester, on: dt.date
+    graph: Graph, suppliers: list, cells: list[str], requester: Requester, on: dt.date
 ) -> dict[str, set]:
-    """For each cell, the companies without verified coverage of it (as the requester sees)."""
+    """For each cell, the suppliers without coverage of it for the graph's mineral at the
+    stages they supply at (registry.coverage), as the requester sees."""
     if not cells:
         return {}
-    landscape = load_landscape()
-    covered: dict[int, set[str]] = defaultdict(set)
-    ids = [i for i in company_ids if isinstance(i, int)]
-    for start in range(0, len(ids), 5000):
-        rows = (
-            Attestation.objects.filter(company_id__in=ids[start : start + 5000])
-            .visible_to(requester)
-            .counting_on(on)
-            .values_list("company_id", "standard_id")
-        )
-        for company_id, standard_id in rows:
-            covered[company_id] |= landscape.covered(standard_id)
-    return {cell: {c for c in company_ids if cell not in covered.get(c, set())} for cell in cells}
+    stages: dict = defaultdict(set)
+    for edge in graph.edges:
+        stages[edge.supplier].add(edge.stage)
+    coverage = coverage_map(
+        [i for i in suppliers if isinstance(i, int)],
+        requester=requester,
+        on=on,
+        mineral=graph.mineral,
+    )
+    covered = {c: coverage.cells(c, stages[c] or [None]) for c in suppliers}
+    return {cell: {c for c in suppliers if cell not in covered[c]} for cell in cells}
 
 
 def _evaluate(
@@ -202,7 +202,7 @@ def _evaluate(
     concern, ira, crma = _rule("concern"), _rule("ira_30d"), _rule("single_country_cap")
     result = trace(
         graph,
-        lacking=lacking_companies(suppliers, cells, requester, on),
+        lacking=lacking_companies(graph, suppliers, cells, requester, on),
         concern=concern,
         ira=ira,
         rule=hhi_rule(thresholds),
@@ -345,7 +345,6 @@ def what_if(
         mine = mines.get(spec["mine"])
         if mine is None:
             raise ScenarioError(f"Unknown mine {spec['mine']!r}.")
-        from .concentration import MineInfo
 
         graph.mines.setdefault(
             mine.pk,

@@ -10,6 +10,13 @@ from django_countries import countries
 from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
+from .concentration import (
+    ConcentrationInputError,
+    flow_concentration,
+    hhi_rule,
+    production_concentration,
+)
+from .models import ProductionStatistic, Rule
 from .querysets import Requester
 from .selectors import (
     GRADE_RULE,
@@ -18,10 +25,19 @@ from .selectors import (
     holds_demo_data,
     sector_gaps,
 )
+from .supply import supply_chain
 
 
 class AsOfForm(forms.Form):
     as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    mineral = forms.ChoiceField(choices=(), required=False)
+    stage = forms.ChoiceField(choices=[("", "every stage"), *STAGES], required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mineral"].choices = [("", "every mineral")] + [
+            (m.code, m.name) for m in Mineral.objects.all()
+        ]
 
 
 def company_list(request):
@@ -47,8 +63,14 @@ def company_scorecard(request, pk):
     if company is None:
         raise Http404(f"No company with id {pk}.")
     form = AsOfForm(request.GET or None)
-    as_of = form.cleaned_data.get("as_of") if form.is_valid() else None
-    coverage = company_coverage(company, Requester.for_user(request.user), as_of)
+    scope = form.cleaned_data if form.is_valid() else {}
+    coverage = company_coverage(
+        company,
+        Requester.for_user(request.user),
+        scope.get("as_of"),
+        mineral=scope.get("mineral") or None,
+        stage=scope.get("stage") or None,
+    )
     expected_cells = {code for e in coverage.expected for code in e.cells}
     gap_cells = {code for g in coverage.gaps for code in g.element.cells}
     independent = coverage.independent_cells
@@ -137,13 +159,6 @@ def sector_search(request):
 
 
 def concentration_page(request, mineral):
-    from .concentration import (
-        ConcentrationInputError,
-        flow_concentration,
-        hhi_rule,
-        production_concentration,
-    )
-    from .models import ProductionStatistic, Rule
 
     mineral_obj = Mineral.objects.filter(code=mineral).first()
     if mineral_obj is None:
@@ -210,7 +225,6 @@ def concentration_page(request, mineral):
 
 
 def supply_chain_page(request, pk):
-    from .supply import supply_chain
 
     company = companies_with_detail().filter(pk=pk).first()
     if company is None:

@@ -175,3 +175,111 @@ def test_independent_verification_raises_depth_not_breadth(refiner, org):
     audited = company_coverage(other, PUBLIC, D("2025-01-01")).grade
     assert member.breadth == audited.breadth > 0
     assert member.depth == 0 < audited.depth
+
+
+# --- Mineral and stage scope, the same through every caller (registry.coverage) -----
+
+LABOR = "content.labor_rights"
+
+
+@pytest.fixture
+def scoped(org):
+    """A refiner of cobalt and lithium that also mines, with one IRMA audit scoped to
+    lithium, and one RMAP audit scoped to its mine; an automaker buying from it."""
+    from decimal import Decimal
+
+    from registry.models import Facility, SupplyRelationship
+    from registry.reference import load_rules
+    from taxonomy.models import Cell, Mineral
+
+    load_rules()
+
+    cobalt, lithium = Mineral.objects.get(code="cobalt"), Mineral.objects.get(code="lithium")
+    refiner = make_company("Scoped Refiner", stages=("refining", "mining"))
+    refinery = Facility.objects.create(
+        company=refiner,
+        name="Refinery",
+        kind="refinery",
+        country="CN",
+        stage=Cell.objects.get(code="application.refining"),
+    )
+    refinery.minerals.set([cobalt, lithium])
+    mine = Facility.objects.create(
+        company=refiner,
+        name="Mine",
+        kind="mine",
+        country="CD",
+        stage=Cell.objects.get(code="application.mining"),
+    )
+    mine.minerals.set([cobalt])
+    lithium_only = make_attestation(refiner, "irma", org)
+    lithium_only.minerals.set([lithium])
+    mine_only = make_attestation(refiner, "rmi-rmap", org)
+    mine_only.facilities.set([mine])
+    buyer = make_company("Scoped Automaker", stages=("vehicle",), country="DE")
+    for mineral in (cobalt, lithium):
+        SupplyRelationship.objects.create(
+            supplier=refiner,
+            buyer=buyer,
+            mineral=mineral,
+            stage=Cell.objects.get(code="application.refining"),
+            material="refined_chemical",
+            volume_t=Decimal("100"),
+            supplier_facility=refinery,
+        )
+    return {"refiner": refiner, "buyer": buyer, "irma": lithium_only, "rmap": mine_only}
+
+
+def answers(api, scoped, mineral, stage):
+    """Whether the refiner covers labour rights, as each caller answers it."""
+    refiner, buyer = scoped["refiner"], scoped["buyer"]
+    scorecard = api.get(
+        f"/api/registry/companies/{refiner.pk}/coverage/",
+        {"mineral": mineral, "stage": stage, "as_of": "2025-06-01"},
+    ).json()
+    sector = api.get(
+        "/api/registry/sector-gaps/",
+        {"cells": LABOR, "mineral": mineral, "stage": stage, "as_of": "2025-06-01"},
+    ).json()
+    trace = api.get(
+        f"/api/registry/companies/{buyer.pk}/supply-chain/",
+        {"mineral": mineral, "cells": LABOR, "checked_on": "2025-06-01"},
+    ).json()
+    page = company_coverage(refiner, PUBLIC, D("2025-06-01"), mineral=mineral, stage=stage).covered
+    return {
+        "scorecard": LABOR in scorecard["covered"],
+        "sector search": refiner.pk not in {row["company"] for row in sector["lacking"]},
+        "supply trace": trace["trace"]["lacking_coverage_pct"][LABOR] == 0,
+        "selector": LABOR in page,
+    }
+
+
+def test_an_attestation_scoped_to_lithium_does_not_cover_cobalt_for_any_caller(api, scoped):
+    scoped["rmap"].delete()
+    assert set(answers(api, scoped, "cobalt", "refining").values()) == {False}
+    assert set(answers(api, scoped, "lithium", "refining").values()) == {True}
+
+
+def test_an_attestation_scoped_to_the_mine_does_not_cover_the_refinery_for_any_caller(api, scoped):
+    scoped["irma"].delete()
+    assert set(answers(api, scoped, "cobalt", "refining").values()) == {False}
+    coverage = company_coverage(scoped["refiner"], PUBLIC, D("2025-06-01"), stage="mining")
+    assert LABOR in coverage.covered
+    mining = api.get(
+        "/api/registry/sector-gaps/",
+        {"cells": LABOR, "stage": "mining", "as_of": "2025-06-01"},
+    ).json()
+    assert scoped["refiner"].pk not in {row["company"] for row in mining["lacking"]}
+
+
+def test_every_caller_gives_the_same_answer_for_the_same_question(api, scoped):
+    for mineral in ("cobalt", "lithium"):
+        verdicts = answers(api, scoped, mineral, "refining")
+        assert len(set(verdicts.values())) == 1, (mineral, verdicts)
+
+
+def test_the_scorecard_page_asks_with_mineral_and_stage(client, scoped):
+    url = f"/companies/{scoped['refiner'].pk}/?as_of=2025-06-01&mineral=cobalt&stage=refining"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.context["coverage"].covered.get(LABOR) is None

@@ -410,6 +410,17 @@ class CoverageSerializer(serializers.Serializer):
 
 class CoverageQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="Coverage on this date (default today)")
+    mineral = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Mineral.objects.all(),
+        required=False,
+        help_text="Only attestations in scope for this mineral (naming it, or no mineral)",
+    )
+    stage = serializers.ChoiceField(
+        choices=STAGE_CODES,
+        required=False,
+        help_text="Only attestations in scope for this stage (naming a facility at it, or none)",
+    )
 
 
 class SectorQuerySerializer(serializers.Serializer):

@@ -61,12 +61,18 @@ class CompanyViewSet(viewsets.ModelViewSet):
     @action(detail=True, filter_backends=[], pagination_class=None)
     def coverage(self, request, pk=None):
         """Covered cells, gaps per dimension, standards that close them, and the grade,
-        counting only the attestations you may see, on `as_of` (default today)."""
+        counting only the attestations you may see, on `as_of` (default today), and, with
+        `mineral` / `stage`, only those in scope for them."""
         company = self.get_object()
         params = s.CoverageQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        data = params.validated_data
         coverage = selectors.company_coverage(
-            company, requester(request), params.validated_data.get("as_of")
+            company,
+            requester(request),
+            data.get("as_of"),
+            mineral=data["mineral"].code if data.get("mineral") else None,
+            stage=data.get("stage"),
         )
         return Response(s.CoverageSerializer(coverage).data)
 

@@ -1,0 +1,190 @@
+"""What counts as coverage: the one place that decides it.
+
+A company covers a cell on a date, for a requester, for a mineral and a stage, when one
+of its attestations
+
+- is of a counting type (membership, audit, certification, regulatory filing; a
+  self-declaration is only "declared", shown apart) and, where asked, an independent one
+  (audit or certification);
+- was verified on that date (its status history) and is valid on it;
+- is visible to the requester (public, its organisation's, shared with it, or named as
+  its verifier; staff see all);
+- is in scope: it names no minerals or names the mineral asked; it names no facilities or
+  names one at the stage asked;
+- is to a standard that covers the cell, itself or through what it incorporates
+  (`taxonomy.selectors.Landscape`).
+
+The scorecard, the sector search, the supply trace, the passports' provenance and the
+pages all ask here, in a fixed number of queries whatever the number of companies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from taxonomy.selectors import Landscape, load_landscape
+
+from .models import Attestation
+from .querysets import Requester
+
+COUNTING_TYPES = ("membership", "third_party_audit", "certification", "regulatory_filing")
+INDEPENDENT_TYPES = ("third_party_audit", "certification")
+DECLARED_STATUSES = ("submitted", "under_review", "verified")
+STAGE_PREFIX = "application."
+
+
+@dataclass(frozen=True)
+class CellSource:
+    """Where a company's coverage of a cell comes from."""
+
+    attestation_id: int
+    standard: str
+    type: str
+    independent: bool
+    via: str | None = None  # the incorporated standard that carries the cell
+
+
+def cell_sources(attestation: Attestation, landscape: Landscape) -> dict[str, CellSource]:
+    """Each cell one attestation covers, and through which standard (own or incorporated)."""
+    standard_id = attestation.standard_id
+    independent = attestation.type in INDEPENDENT_TYPES
+    code = landscape.standards[standard_id].code
+    out = {
+        cell: CellSource(attestation.pk, code, attestation.type, independent)
+        for cell in landscape.own.get(standard_id, ())
+    }
+    for cell, via_ids in landscape.inherited.get(standard_id, {}).items():
+        out.setdefault(
+            cell,
+            CellSource(
+                attestation.pk,
+                code,
+                attestation.type,
+                independent,
+                via=landscape.standards[via_ids[0]].code,
+            ),
+        )
+    return out
+
+
+def _mineral_scope(mineral: str) -> Q:
+    through = Attestation.minerals.through.objects.filter(attestation_id=OuterRef("pk"))
+    return ~Exists(through) | Exists(through.filter(mineral__code=mineral))
+
+
+def attestations_in_scope(
+    companies,
+    *,
+    requester: Requester,
+    on: dt.date,
+    mineral: str | None = None,
+    independent_only: bool = False,
+    declared: bool = False,
+) -> QuerySet[Attestation]:
+    """The attestations of `companies` (ids or a queryset of companies) that count on `on`
+    for `mineral`, as `requester` may see them; with `declared`, also the
+    self-declarations that are shown apart. Stage scope is applied by `CoverageMap`."""
+    counting = Q(status_on="verified", type__in=COUNTING_TYPES)
+    if declared:
+        counting |= Q(type="self_declaration", status_on__in=DECLARED_STATUSES)
+    queryset = (
+        Attestation.objects.filter(company__in=companies)
+        .visible_to(requester)
+        .with_status_on(on)
+        .valid_on(on)
+        .filter(counting)
+    )
+    if independent_only:
+        queryset = queryset.filter(type__in=INDEPENDENT_TYPES)
+    if mineral:
+        queryset = queryset.filter(_mineral_scope(mineral))
+    return queryset
+
+
+def facility_stages(attestations: QuerySet[Attestation]) -> dict[int, frozenset[str]]:
+    """The stages of the facilities each attestation names (one query); absent: none."""
+    stages: dict[int, set[str]] = defaultdict(set)
+    rows = Attestation.facilities.through.objects.filter(
+        attestation_id__in=attestations.values("pk")
+    ).values_list("attestation_id", "facility__stage__code")
+    for attestation_id, code in rows:
+        stages[attestation_id].add(code.removeprefix(STAGE_PREFIX))
+    return {pk: frozenset(codes) for pk, codes in stages.items()}
+
+
+def applies_to_stage(stages: frozenset[str], stage: str | None) -> bool:
+    """An attestation naming no facility covers the whole company, so every stage."""
+    return stage is None or not stages or stage in stages
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One attestation as coverage: which company, which standard, which stages."""
+
+    attestation_id: int
+    company_id: int
+    standard_id: int
+    type: str
+    stages: frozenset[str]
+
+    @property
+    def independent(self) -> bool:
+        return self.type in INDEPENDENT_TYPES
+
+
+class CoverageMap:
+    """The counting attestations of many companies, read once; asked per company/stage."""
+
+    def __init__(self, counted: Iterable[Counted], landscape: Landscape):
+        self.landscape = landscape
+        self.by_company: dict[int, list[Counted]] = defaultdict(list)
+        for item in counted:
+            self.by_company[item.company_id].append(item)
+
+    def attestations(self, company_id: int, stages: Iterable[str | None] = (None,)):
+        stages = list(stages)
+        return [
+            item
+            for item in self.by_company.get(company_id, ())
+            if any(applies_to_stage(item.stages, stage) for stage in stages)
+        ]
+
+    def cells(self, company_id: int, stages: Iterable[str | None] = (None,)) -> set[str]:
+        """Cells covered by the company at any of `stages` (None: the whole company)."""
+        covered: set[str] = set()
+        for item in self.attestations(company_id, stages):
+            covered |= self.landscape.covered(item.standard_id)
+        return covered
+
+
+def coverage_map(
+    companies,
+    *,
+    requester: Requester,
+    on: dt.date,
+    mineral: str | None = None,
+    independent_only: bool = False,
+    landscape: Landscape | None = None,
+) -> CoverageMap:
+    """Which cells each of `companies` covers, for this requester, on this date, for this
+    mineral (and, asked of the map, this stage): two queries, plus three for the landscape
+    unless one is passed in."""
+    queryset = attestations_in_scope(
+        companies,
+        requester=requester,
+        on=on,
+        mineral=mineral,
+        independent_only=independent_only,
+    )
+    stages = facility_stages(queryset)
+    rows = queryset.values_list("pk", "company_id", "standard_id", "type")
+    counted = (
+        Counted(pk, company, standard, kind, stages.get(pk, frozenset()))
+        for pk, company, standard, kind in rows
+    )
+    return CoverageMap(counted, landscape or load_landscape())
