@@ -18,6 +18,7 @@ from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 from django_countries import countries
 
+from config.errors import InvalidInput, MissingReferenceData
 from taxonomy.models import Cell, Mineral
 
 from .models import (
@@ -61,8 +62,10 @@ def band_for(value: float, rule: Rule) -> Band:
 def hhi_rule(code: str | None = None) -> Rule:
     rules = Rule.objects.filter(kind=Rule.Kind.HHI_BANDS)
     rule = rules.filter(code=code).first() if code else rules.order_by("code").first()
+    if rule is None and code:
+        raise InvalidInput(f"Unknown HHI threshold set {code!r}", field="thresholds")
     if rule is None:
-        raise LookupError(f"Unknown HHI threshold set {code!r}" if code else "No HHI rule loaded")
+        raise MissingReferenceData("No HHI rule loaded")
     return rule
 
 
@@ -117,7 +120,7 @@ UNLISTED = {
 }
 
 
-class ConcentrationInputError(ValueError):
+class ConcentrationInputError(InvalidInput):
     pass
 
 

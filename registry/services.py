@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from config.errors import Conflict
 from taxonomy.models import Mineral
 
 from .concentration import upstream_edges_cte
@@ -31,10 +32,6 @@ from .models import (
 )
 
 Status = Attestation.Status
-
-
-class Conflict(Exception):
-    """The request clashes with the current state (HTTP 409)."""
 
 
 # --- Who may do what -------------------------------------------------------

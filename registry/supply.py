@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import count
 
+from config.errors import InvalidInput
 from taxonomy.models import Mineral
 
 from .concentration import (
@@ -243,7 +244,7 @@ def supply_chain(
 # --- What-if ------------------------------------------------------------------
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidInput):
     pass
 
 

@@ -14,6 +14,8 @@ from itertools import combinations
 
 from django.db.models import Prefetch
 
+from config.errors import InvalidInput
+
 from .cover import exact_set_cover
 from .models import Cell, Dimension, LinkKind, Standard, StandardCell, StandardLink
 
@@ -43,13 +45,13 @@ def is_inheritable(code: str, own: set[str]) -> bool:
     return True
 
 
-class UnknownCodes(ValueError):
+class UnknownCodes(InvalidInput):
     """Raised with the codes that do not exist, so callers can name them."""
 
     def __init__(self, kind: str, codes: Iterable[str]):
         self.kind = kind
         self.codes = sorted(codes)
-        super().__init__(f"Unknown {kind}: {', '.join(self.codes)}")
+        super().__init__(f"Unknown {kind}: {', '.join(self.codes)}", field=kind)
 
 
 def resolve_cells(codes: Iterable[str]) -> list[Cell]:

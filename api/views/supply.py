@@ -1,7 +1,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -100,10 +99,6 @@ def _params(request, serializer_class, lists=()):
     return serializer.validated_data
 
 
-def _bad(exc: Exception):
-    raise ValidationError({"detail": str(exc)}) from exc
-
-
 class ConcentrationView(APIView):
     @extend_schema(parameters=[s.ConcentrationQuerySerializer], responses=s.ConcentrationSerializer)
     def get(self, request):
@@ -111,31 +106,28 @@ class ConcentrationView(APIView):
         (by country) or from the registry's flows (by country or company)."""
         p = _params(request, s.ConcentrationQuerySerializer)
         rule = p.get("thresholds") or concentration.hhi_rule()
-        try:
-            if p["source"] == "production":
-                if p["by"] != "country":
-                    raise concentration.ConcentrationInputError(
-                        "Published production is by country only; use source=flows for companies."
-                    )
-                result = concentration.production_concentration(
-                    mineral=p["mineral"].code,
-                    stage=p["stage"],
-                    year=p["year"],
-                    product=p.get("product"),
-                    unlisted=p["unlisted"],
-                    rule=rule,
+        if p["source"] == "production":
+            if p["by"] != "country":
+                raise concentration.ConcentrationInputError(
+                    "Published production is by country only; use source=flows for companies."
                 )
-            else:
-                result = concentration.flow_concentration(
-                    mineral=p["mineral"].code,
-                    stage=p["stage"],
-                    by=p["by"],
-                    attribution=p["attribution"],
-                    as_of=p.get("as_of"),
-                    rule=rule,
-                )
-        except concentration.ConcentrationInputError as exc:
-            _bad(exc)
+            result = concentration.production_concentration(
+                mineral=p["mineral"].code,
+                stage=p["stage"],
+                year=p["year"],
+                product=p.get("product"),
+                unlisted=p["unlisted"],
+                rule=rule,
+            )
+        else:
+            result = concentration.flow_concentration(
+                mineral=p["mineral"].code,
+                stage=p["stage"],
+                by=p["by"],
+                attribution=p["attribution"],
+                as_of=p.get("as_of"),
+                rule=rule,
+            )
         return Response(s.ConcentrationSerializer(result).data)
 
 
@@ -173,19 +165,16 @@ class WhatIfView(APIView):
         serializer.is_valid(raise_exception=True)
         p = serializer.validated_data
         cells = [c.code for c in resolve_cells(p["cells"])]
-        try:
-            result = supply.what_if(
-                buyer,
-                p["mineral"],
-                requester=Requester.for_user(request.user),
-                new_companies=[dict(c, country=c["country"]) for c in p["new_companies"]],
-                add=[dict(a) for a in p["add"]],
-                remove=p["remove"],
-                add_sources=[dict(x, mine=x["mine"].pk) for x in p["add_sources"]],
-                as_of=p.get("as_of"),
-                cells=cells,
-                checked_on=p.get("checked_on"),
-            )
-        except supply.ScenarioError as exc:
-            _bad(exc)
+        result = supply.what_if(
+            buyer,
+            p["mineral"],
+            requester=Requester.for_user(request.user),
+            new_companies=[dict(c, country=c["country"]) for c in p["new_companies"]],
+            add=[dict(a) for a in p["add"]],
+            remove=p["remove"],
+            add_sources=[dict(x, mine=x["mine"].pk) for x in p["add_sources"]],
+            as_of=p.get("as_of"),
+            cells=cells,
+            checked_on=p.get("checked_on"),
+        )
         return Response(s.WhatIfSerializer(result).data, status=status.HTTP_200_OK)
