@@ -59,6 +59,7 @@ class StandardFilterSet(django_filters.FilterSet):
     binding = django_filters.BooleanFilter()
     jurisdiction = django_filters.CharFilter(lookup_expr="iexact")
     mineral = MineralFilter(
+        field_name="minerals",
         method="filter_mineral",
         help_text="Mineral code; standards with no mineral limit cover every mineral.",
     )
@@ -67,6 +68,7 @@ class StandardFilterSet(django_filters.FilterSet):
         help_text="Sponsor cell codes, e.g. `sponsor.industry_association` (any of them).",
     )
     covers = CellCodesFilter(
+        field_name="cells",
         method="filter_covers",
         help_text="Comma-separated cell codes; standards that cover all of them themselves.",
     )
@@ -75,6 +77,14 @@ class StandardFilterSet(django_filters.FilterSet):
     multi_stakeholder = django_filters.BooleanFilter()
     independently_verified = django_filters.BooleanFilter()
     transparent = django_filters.BooleanFilter()
+    country = django_filters.CharFilter(
+        field_name="countries",
+        lookup_expr="icontains",
+        help_text="ISO country code: standards whose scope names that country.",
+    )
+    covers_industrial = django_filters.BooleanFilter()
+    covers_artisanal = django_filters.BooleanFilter()
+    covers_recycled = django_filters.BooleanFilter()
     year_min = django_filters.NumberFilter(field_name="year", lookup_expr="gte")
     year_max = django_filters.NumberFilter(field_name="year", lookup_expr="lte")
 

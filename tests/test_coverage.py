@@ -199,7 +199,7 @@ def scoped(org):
     refinery = Facility.objects.create(
         company=refiner,
         name="Refinery",
-        kind="refinery",
+        kind="smelter_refiner",
         country="CN",
         stage=Cell.objects.get(code="application.refining"),
     )

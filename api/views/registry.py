@@ -39,7 +39,7 @@ def requester(request) -> Requester:
 class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Organisation.objects.order_by("name")
     serializer_class = s.OrganisationSerializer
-    filterset_fields = ["kind"]
+    filterset_fields = ["kind", "company", "demo"]
     search_fields = ["name"]
 
 
@@ -54,7 +54,8 @@ class CompanyViewSet(viewsets.ModelViewSet):
     serializer_class = s.CompanySerializer
     filterset_class = CompanyFilterSet
     permission_classes = [RecordOwnerOrStaff]
-    search_fields = ["legal_name", "aliases", "lei", "identifiers__value"]
+    search_fields = ["legal_name", "aliases", "lei", "identifiers__value", "notes"]
+    unfiltered_fields = {"website": "a link, not a property to select companies by"}
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageSerializer)
@@ -94,7 +95,7 @@ class MinedSourceViewSet(viewsets.ModelViewSet):
     serializer_class = s.MinedSourceSerializer
     filterset_class = MinedSourceFilterSet
     permission_classes = [RecordOwnerOrStaff]
-    search_fields = ["name", "region"]
+    search_fields = ["name", "region", "cahra_basis"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
@@ -112,7 +113,14 @@ class AttestationViewSet(
 
     filterset_class = AttestationFilterSet
     permission_classes = [IsAuthenticatedOrReadOnly]
-    search_fields = ["reference", "company__legal_name", "standard__short_name"]
+    search_fields = [
+        "reference",
+        "company__legal_name",
+        "standard__short_name",
+        "verifier_name",
+        "notes",
+    ]
+    unfiltered_fields = {"version": "the optimistic-lock counter, sent back on updates"}
     ordering_fields = ["valid_from", "valid_until", "updated_at"]
 
     def get_queryset(self):

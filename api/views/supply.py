@@ -40,7 +40,15 @@ class SupplyRelationshipViewSet(
         "mineral__code": ["exact"],
         "stage__code": ["exact"],
         "material": ["exact"],
+        "supplier_facility": ["exact"],
+        "buyer_facility": ["exact"],
+        "period_start": ["gte", "lte"],
+        "period_end": ["gte", "lte"],
+        "volume_t": ["gte", "lte"],
+        "share_pct": ["gte", "lte"],
+        "demo": ["exact"],
     }
+    search_fields = ["note", "supplier__legal_name", "buyer__legal_name"]
 
     def get_serializer(self, *args, **kwargs):
         if isinstance(kwargs.get("data"), list):
@@ -61,7 +69,14 @@ class SourceLinkViewSet(viewsets.ModelViewSet):
     queryset = SourceLink.objects.select_related("mine", "facility", "mineral").order_by("id")
     serializer_class = s.SourceLinkSerializer
     permission_classes = [RecordOwnerOrStaff]
-    filterset_fields = {"mine": ["exact"], "facility": ["exact"], "mineral__code": ["exact"]}
+    filterset_fields = {
+        "mine": ["exact"],
+        "facility": ["exact"],
+        "mineral__code": ["exact"],
+        "period_start": ["gte", "lte"],
+        "period_end": ["gte", "lte"],
+        "volume_t": ["gte", "lte"],
+    }
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
@@ -77,7 +92,11 @@ class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
         "product": ["exact"],
         "kind": ["exact"],
         "country": ["exact"],
+        "estimated": ["exact"],
+        "unit": ["exact"],
+        "quantity": ["gte", "lte"],
     }
+    search_fields = ["label", "source", "note"]
 
 
 class RuleViewSet(viewsets.ReadOnlyModelViewSet):
@@ -87,6 +106,9 @@ class RuleViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RuleSerializer
     lookup_field = "code"
     pagination_class = None
+    filterset_fields = ["code", "kind"]
+    search_fields = ["name", "source", "notes"]
+    unfiltered_fields = {"params": "structured parameters of the rule, read whole"}
 
 
 def _params(request, serializer_class, lists=()):

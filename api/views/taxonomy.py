@@ -23,6 +23,9 @@ class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "code"
     pagination_class = None
     filter_backends = []
+    unfiltered_fields = dict.fromkeys(
+        ("code", "label", "question", "order"), "the matrix's five dimensions, always listed whole"
+    )
 
 
 class CellViewSet(viewsets.ReadOnlyModelViewSet):
@@ -32,7 +35,8 @@ class CellViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "code"
     lookup_value_regex = r"[a-z_.]+"
     pagination_class = None
-    search_fields = ["code", "label", "description"]
+    search_fields = ["code", "label", "description", "group_label"]
+    unfiltered_fields = {"order": "the matrix's order, in which cells are always listed"}
 
 
 class StandardViewSet(viewsets.ReadOnlyModelViewSet):
@@ -40,7 +44,16 @@ class StandardViewSet(viewsets.ReadOnlyModelViewSet):
 
     filterset_class = StandardFilterSet
     lookup_field = "code"
-    search_fields = ["code", "name", "short_name", "summary"]
+    search_fields = [
+        "code",
+        "name",
+        "short_name",
+        "summary",
+        "scope_note",
+        "url",
+        *(f"{name}_basis" for name in Standard.CRITERIA),
+    ]
+    unfiltered_fields = {"sources": "the list of sources behind the judgements, read whole"}
     ordering_fields = ["short_name", "year", "jurisdiction"]
 
     def get_queryset(self):

@@ -1,0 +1,125 @@
+"""A generic test base for the registry's record APIs, in the manner of NetBox's API test
+cases, with the three users of healthchecks' tests.
+
+A model's test class declares only its data:
+
+    class TestFacilityAPI(RecordAPITests):
+        url = "/api/registry/facilities/"
+        def make(self, company): ...            # a record belonging to `company`
+        def create_data(self, company): ...     # a valid POST body for a record of `company`
+        update_data = {"region": "Katanga"}     # a valid PATCH body
+
+and gets, for free: anyone reads the list and a record; anonymous users change nothing;
+an outsider (a compliance officer of another company) may add records but not change this
+one; the company's own compliance officer and staff may change it; the list runs the same
+number of queries for one record as for five.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from .factories import make_company, make_org, make_user
+
+DENIED = (401, 403)
+
+
+class RecordAPITests:
+    url: str
+    update_data: dict
+
+    def make(self, company):
+        raise NotImplementedError
+
+    def create_data(self, company) -> dict:
+        raise NotImplementedError
+
+    # --- the three users (and staff) -------------------------------------------------
+
+    @pytest.fixture
+    def people(self, db):
+        own = make_company("Own Co", stages=("refining",))
+        other = make_company("Other Co", stages=("refining",))
+        return SimpleNamespace(
+            company=own,
+            member=make_user(make_org("Own Co people", company=own)),
+            outsider=make_user(make_org("Other Co people", company=other)),
+            staff=make_user(None, is_staff=True),
+        )
+
+    @staticmethod
+    def client_for(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    def detail(self, obj) -> str:
+        return f"{self.url}{obj.pk}/"
+
+    # --- reading ---------------------------------------------------------------------
+
+    def test_anyone_reads_the_list_and_a_record(self, people):
+        obj = self.make(people.company)
+        for user in (None, people.outsider):
+            client = self.client_for(user)
+            listed = client.get(self.url)
+            assert listed.status_code == 200
+            ids = [row["id"] for row in listed.json()["results"]]
+            assert obj.pk in ids
+            assert client.get(self.detail(obj)).json()["id"] == obj.pk
+
+    def test_an_unknown_id_is_a_404(self, people):
+        assert self.client_for().get(f"{self.url}999999/").status_code == 404
+
+    def test_the_list_runs_the_same_number_of_queries_for_one_record_as_for_five(self, people):
+        self.make(people.company)
+        client = self.client_for(people.member)
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(self.url).status_code == 200
+            return len(queries)
+
+        one = count()
+        for _ in range(4):
+            self.make(make_company(stages=("refining",)))
+        assert count() == one
+
+    # --- writing ---------------------------------------------------------------------
+
+    def test_anonymous_users_change_nothing(self, people):
+        obj = self.make(people.company)
+        client = self.client_for()
+        assert client.post(
+            self.url, self.create_data(people.company), format="json"
+        ).status_code in (DENIED)
+        assert client.patch(self.detail(obj), self.update_data, format="json").status_code in (
+            DENIED
+        )
+
+    def test_a_compliance_officer_adds_a_record(self, people):
+        response = self.client_for(people.outsider).post(
+            self.url, self.create_data(people.company), format="json"
+        )
+        assert response.status_code == 201, response.json()
+
+    def test_an_outsider_may_not_change_another_companys_record(self, people):
+        obj = self.make(people.company)
+        response = self.client_for(people.outsider).patch(
+            self.detail(obj), self.update_data, format="json"
+        )
+        assert response.status_code == 403
+
+    def test_the_companys_own_people_and_staff_change_it(self, people):
+        obj = self.make(people.company)
+        for user in (people.member, people.staff):
+            response = self.client_for(user).patch(
+                self.detail(obj), self.update_data, format="json"
+            )
+            assert response.status_code == 200, response.json()
