@@ -12,7 +12,7 @@ DEMO_DATA ?= 1
 export PORT
 run setup data worker beat check bench bench-postgres bench-passport: export DEBUG ?= 1
 
-.PHONY: install run setup data test test-postgres lint format check worker beat bench bench-postgres bench-passport clean
+.PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test-postgres: install  ## the whole suite on the PostgreSQL at PG_URL (a fresh 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install  ## mypy (django-stubs, DRF stubs) over the services and selectors in [tool.mypy]
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -505,8 +505,8 @@ def _attach_owners(mines: dict[int, MineInfo]) -> None:
         mines[mine_id].owners.append((company_id, name, float(share)))
 
 
-def _company_info(ids: list[int]) -> dict[int, CompanyInfo]:
-    out = {}
+def _company_info(ids: list[int | str]) -> dict[int | str, CompanyInfo]:
+    out: dict[int | str, CompanyInfo] = {}
     for chunk in _chunks(sorted(set(ids))):
         for pk, name, country, owner, pct in Company.objects.filter(pk__in=chunk).values_list(
             "pk", "legal_name", "country", "state_owner", "state_ownership_pct"
@@ -569,14 +569,14 @@ class Trace:
 def _break_cycles(graph: Graph) -> tuple[list[Edge], list[Cycle]]:
     """Depth-first from the buyer; an edge back onto the current path closes a cycle.
     Each cycle is reported with its path and that edge is left out."""
-    upstream: dict = defaultdict(list)
-    for edge in graph.edges:
-        upstream[edge.buyer].append(edge)
-    state: dict = {}  # 1 on the path, 2 done
-    back: set = set()
+    upstream: dict[int | str, list[Edge]] = defaultdict(list)
+    for e in graph.edges:
+        upstream[e.buyer].append(e)
+    state: dict[int | str, int] = {}  # 1 on the path, 2 done
+    back: set[int | str] = set()
     cycles: list[Cycle] = []
-    path: list = []
-    stack = [(graph.buyer, iter(upstream[graph.buyer]))]
+    path: list[int | str] = []
+    stack: list[tuple[int | str, Iterator[Edge]]] = [(graph.buyer, iter(upstream[graph.buyer]))]
     state[graph.buyer] = 1
     path.append(graph.buyer)
     while stack:
@@ -620,7 +620,9 @@ def _reachable(buyer, edges: list[Edge]) -> list[Edge]:
     return [e for e in edges if e.buyer in seen]
 
 
-def _weights(edges_in: list[Edge], links_in: list[Link]) -> tuple[list[tuple], float, list[str]]:
+def _weights(
+    edges_in: list[Edge], links_in: list[Link]
+) -> tuple[list[tuple[Edge | Link, float]], float, list[str]]:
     """Each input's share of a company's supply: reported shares first, the rest split
     by volume. Returns ([(item, weight)], unexplained share, anomalies)."""
     anomalies = []
@@ -631,12 +633,15 @@ def _weights(edges_in: list[Edge], links_in: list[Link]) -> tuple[list[tuple], f
         explicit = [(e, w / total_explicit) for e, w in explicit]
         total_explicit = 1.0
     rest = 1 - total_explicit
-    by_volume = [e for e in edges_in if e.share is None and e.volume is not None] + links_in
-    total_volume = sum(item.volume for item in by_volume)
-    weighted = list(explicit)
+    by_volume: list[tuple[Edge | Link, float]] = [
+        (e, e.volume) for e in edges_in if e.share is None and e.volume is not None
+    ]
+    by_volume += [(link, link.volume) for link in links_in]
+    total_volume = sum(volume for _, volume in by_volume)
+    weighted: list[tuple[Edge | Link, float]] = list(explicit)
     unexplained = rest
     if total_volume > 0 and rest > 0:
-        weighted += [(item, rest * item.volume / total_volume) for item in by_volume]
+        weighted += [(item, rest * volume / total_volume) for item, volume in by_volume]
         unexplained = 0.0
     return weighted, unexplained, anomalies
 
@@ -664,10 +669,11 @@ def trace(
     for link in graph.links:
         links_in[link.company].append(link)
 
-    name = lambda cid: graph.companies[cid].name if cid in graph.companies else str(cid)  # noqa: E731
+    def name(cid: int | str) -> str:
+        return graph.companies[cid].name if cid in graph.companies else str(cid)
 
     # Predicates on paths: once a path meets one, its mass counts as meeting it.
-    def concern_entity(cid) -> bool:
+    def concern_entity(cid: int | str | None) -> bool:
         if concern is None or cid not in graph.companies:
             return False
         info, p = graph.companies[cid], concern.params
@@ -680,14 +686,17 @@ def trace(
     north_america = set(ira.params["north_america"]) if ira else set()
     concern_countries = set(concern.params.get("countries", [])) if concern else set()
 
-    def recycled_edge(e) -> bool:
+    def recycled_edge(e: Edge) -> bool:
         return e.stage == "recycling" or e.material == "black_mass"
 
     # Each recycled flow counts once, where it is first met: a recycling edge, or a
     # black-mass source. Pre-consumer is the part of it that traces to pre-consumer scrap;
     # post-consumer is the rest (recycled - pre), the usual case for flows with no source.
-    edge_tests = {"recycled": recycled_edge, "recycled_pre": lambda e: False}
-    leaf_tests = {
+    edge_tests: dict[str, Callable[[Edge], bool]] = {
+        "recycled": recycled_edge,
+        "recycled_pre": lambda e: False,
+    }
+    leaf_tests: dict[str, Callable[[MineInfo], bool]] = {
         "recycled": lambda m: m.method == "black_mass",
         "recycled_pre": lambda m: m.method == "black_mass" and m.origin == "pre_consumer",
     }
@@ -707,13 +716,18 @@ def trace(
             (m.method != "black_mass" and m.country in fta)
             or (m.method == "black_mass" and m.country in north_america)
         )
+
+    def supplied_by(companies: set) -> Callable[[Edge], bool]:
+        return lambda e: e.supplier in companies
+
     for cell, companies in lacking.items():
-        edge_tests[f"lacking:{cell}"] = lambda e, companies=companies: e.supplier in companies
+        edge_tests[f"lacking:{cell}"] = supplied_by(companies)
         leaf_tests[f"lacking:{cell}"] = lambda m: False
     names = list(edge_tests)
 
     mass: dict = defaultdict(float)
-    open_mass = {p: defaultdict(float) for p in names}  # mass not yet meeting the predicate
+    # Mass not yet meeting the predicate, by company.
+    open_mass: dict[str, defaultdict[int | str, float]] = {p: defaultdict(float) for p in names}
     met = dict.fromkeys(names, 0.0)
     met_flows: dict[str, list[FlowMass]] = {p: [] for p in names}
     mass[graph.buyer] = 1.0
@@ -852,7 +866,7 @@ def _pct(value: float) -> float:
     return round(100 * value, 4)
 
 
-def _edge_flow(edge: Edge, flow: float, name) -> FlowMass:
+def _edge_flow(edge: Edge, flow: float, name: Callable[[int | str], str]) -> FlowMass:
     return FlowMass(
         "edge",
         edge.id,
@@ -865,7 +879,9 @@ def _edge_flow(edge: Edge, flow: float, name) -> FlowMass:
     )
 
 
-def _link_flow(link: Link, mine: MineInfo, flow: float, name) -> FlowMass:
+def _link_flow(
+    link: Link, mine: MineInfo, flow: float, name: Callable[[int | str], str]
+) -> FlowMass:
     return FlowMass(
         "source",
         link.id,

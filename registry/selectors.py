@@ -19,6 +19,7 @@ from taxonomy.selectors import load_landscape
 
 from .coverage import (
     CellSource,
+    CoverageMap,
     applies_to_stage,
     attestations_in_scope,
     cell_sources,
@@ -62,7 +63,7 @@ def expected_elements(
         )
 
     for profile in profiles:
-        if profile.stage_id and profile.stage.code not in stage_codes:
+        if profile.stage is not None and profile.stage.code not in stage_codes:
             continue
         if profile.include_own_stages:
             for code in stage_codes:
@@ -300,14 +301,19 @@ def sector_gaps(
     landscape = load_landscape()
     group = sector_companies(stage, mineral, country)
     companies = list(group)
-    ask = {
-        "on": as_of,
-        "mineral": mineral,
-        "independent_only": independent_only,
-        "landscape": landscape,
-    }
-    visible_map = coverage_map(group.values("pk"), requester=requester, **ask)
-    all_map = coverage_map(group.values("pk"), requester=Requester.everyone(), **ask)
+
+    def seen_by(asker: Requester) -> CoverageMap:
+        return coverage_map(
+            group.values("pk"),
+            requester=asker,
+            on=as_of,
+            mineral=mineral,
+            independent_only=independent_only,
+            landscape=landscape,
+        )
+
+    visible_map = seen_by(requester)
+    all_map = seen_by(Requester.everyone())
     seen_visible = {c.pk: visible_map.cells(c.pk, [stage]) for c in companies}
     seen_all = {c.pk: all_map.cells(c.pk, [stage]) for c in companies}
 

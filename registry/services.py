@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import deque
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -405,7 +406,7 @@ def evidence_add(*, attestation: Attestation, user, upload) -> Evidence:
 # --- Mines -----------------------------------------------------------------
 
 
-def validate_owner_shares(shares: list[tuple[object, Decimal]]) -> None:
+def validate_owner_shares(shares: Sequence[tuple[object, Decimal]]) -> None:
     total = sum((Decimal(str(share)) for _, share in shares), Decimal(0))
     if total > 100:
         raise ValidationError({"owners": f"Owners' shares add up to {total}%, over 100%."})
@@ -418,7 +419,7 @@ def validate_owner_shares(shares: list[tuple[object, Decimal]]) -> None:
 
 
 @transaction.atomic
-def mine_set_owners(*, mine: MinedSource, owners: list[tuple[object, Decimal]]) -> None:
+def mine_set_owners(*, mine: MinedSource, owners: list[tuple[Company, Decimal]]) -> None:
     """Replace a mine's owners; the shares may add up to at most 100%."""
     validate_owner_shares(owners)
     MinedSource.objects.select_for_update().get(pk=mine.pk)  # one writer of a mine's owners
@@ -447,15 +448,16 @@ def find_path(start_id: int, goal_id: int, mineral_id: int) -> list[int] | None:
     upstream: dict[int, list[int]] = {}
     for row in upstream_edges_cte([start_id], mineral_id, None):
         upstream.setdefault(row[2], []).append(row[1])
-    previous = {start_id: None}
+    previous: dict[int, int | None] = {start_id: None}
     queue = deque([start_id])
     while queue:
         node = queue.popleft()
         if node == goal_id:
-            path = []
-            while node is not None:
-                path.append(node)
-                node = previous[node]
+            path: list[int] = []
+            step: int | None = node
+            while step is not None:
+                path.append(step)
+                step = previous[step]
             return list(reversed(path))
         for supplier in upstream.get(node, ()):
             if supplier not in previous:

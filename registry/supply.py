@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -224,7 +225,7 @@ def supply_chain(
     *,
     requester: Requester,
     as_of: dt.date | None = None,
-    cells: list[str] = (),
+    cells: Sequence[str] = (),
     thresholds: str | None = None,
     checked_on: dt.date | None = None,
     first_tier: set[int] | None = None,
@@ -260,12 +261,12 @@ def what_if(
     mineral: Mineral,
     *,
     requester: Requester,
-    new_companies: list[dict] = (),
-    add: list[dict] = (),
-    remove: list[int] = (),
-    add_sources: list[dict] = (),
+    new_companies: Sequence[dict] = (),
+    add: Sequence[dict] = (),
+    remove: Sequence[int] = (),
+    add_sources: Sequence[dict] = (),
     as_of: dt.date | None = None,
-    cells: list[str] = (),
+    cells: Sequence[str] = (),
     thresholds: str | None = None,
     checked_on: dt.date | None = None,
 ) -> WhatIf:
@@ -296,8 +297,8 @@ def what_if(
             return int(ref)
         raise ScenarioError(f"Unknown company {ref!r}: use a company id or a new company's key.")
 
-    existing = {node(a["supplier"]) for a in add} | {node(a["buyer"]) for a in add}
-    existing = sorted(i for i in existing if isinstance(i, int))
+    named = {node(a["supplier"]) for a in add} | {node(a["buyer"]) for a in add}
+    existing = sorted(i for i in named if isinstance(i, int))
     found = set(Company.objects.filter(pk__in=existing).values_list("pk", flat=True))
     if set(existing) - found:
         raise ScenarioError(f"Unknown company ids: {sorted(set(existing) - found)}")

@@ -6,9 +6,13 @@ Pure function (no database) so it can be checked against brute force.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)  # an option's key (a standard code)
+E = TypeVar("E", bound=Hashable)  # an element to cover (a cell code)
 
 
-def cover_rank(keys: Iterable[Hashable], weight: Callable[[Hashable], int]) -> tuple:
+def cover_rank(keys: Iterable[K], weight: Callable[[K], int]) -> tuple:
     """The order in which covers are preferred; lower is better.
 
     1. fewest members; 2. largest total weight (for standards: how many are
@@ -19,26 +23,26 @@ def cover_rank(keys: Iterable[Hashable], weight: Callable[[Hashable], int]) -> t
 
 
 def exact_set_cover(
-    required: Iterable[Hashable],
-    options: Mapping[Hashable, Iterable[Hashable]],
-    weight: Callable[[Hashable], int] = lambda _key: 0,
-) -> tuple[list[Hashable], set[Hashable]]:
+    required: Iterable[E],
+    options: Mapping[K, Iterable[E]],
+    weight: Callable[[K], int] = lambda _key: 0,
+) -> tuple[list[K], set[E]]:
     """Smallest set of option keys whose union covers `required`.
 
     Returns (chosen keys sorted, elements no option covers). The uncoverable
     elements are set aside and the rest is covered exactly; among covers of the
     minimum size `cover_rank` decides.
     """
-    required = set(required)
-    coverable = required & set().union(*map(set, options.values())) if options else set()
-    uncoverable = required - coverable
+    wanted = set(required)
+    coverable = wanted & set().union(*map(set, options.values())) if options else set()
+    uncoverable = wanted - coverable
     elements = sorted(coverable, key=str)
     if not elements:
         return [], uncoverable
     bit = {element: 1 << i for i, element in enumerate(elements)}
     full = (1 << len(elements)) - 1
 
-    masks: dict[Hashable, int] = {}
+    masks: dict[K, int] = {}
     for key, members in options.items():
         mask = 0
         for member in members:
@@ -51,9 +55,9 @@ def exact_set_cover(
     widest = max(mask.bit_count() for mask in masks.values())
 
     best_size = len(masks)
-    best: set[frozenset] = set()
+    best: set[frozenset[K]] = set()
 
-    def search(covered: int, chosen: tuple) -> None:
+    def search(covered: int, chosen: tuple[K, ...]) -> None:
         nonlocal best_size, best
         if covered == full:
             if len(chosen) < best_size:

@@ -349,7 +349,9 @@ def uncovered_cells():
 
 def standards_with_detail():
     """Queryset for standard detail views: everything in a fixed number of queries."""
-    return Standard.objects.prefetch_related(
+    # `.all()` first: django-stubs 5.2 mistypes Prefetch(...) passed to an as_manager()
+    # manager's prefetch_related (typeddjango/django-stubs#3263, fixed in 6.0.3).
+    return Standard.objects.all().prefetch_related(
         "minerals",
         Prefetch(
             "standard_cells",

@@ -176,8 +176,8 @@ class LoadReport:
     standards: int
     standard_cells: int
     links: int
-    minerals_report: DatasetReport | None = None
-    standards_report: DatasetReport | None = None
+    minerals_report: DatasetReport
+    standards_report: DatasetReport
 
     def lines(self) -> list[str]:
         return [*self.minerals_report.lines(), *self.standards_report.lines()]
