@@ -13,7 +13,7 @@ from registry.supply import supply_chain
 from taxonomy.models import Mineral
 
 from .factories import make_company, make_org, make_user
-from .test_concentration import chain  # noqa: F401  (the worked example graph)
+from .test_registry_concentration import chain  # noqa: F401  (the worked example graph)
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,7 @@ def test_supply_chain_endpoint_runs_a_fixed_number_of_queries(api, chain):  # no
         return len(ctx.captured_queries)
 
     before = count()
-    from .test_concentration import mine, plant, source, supply
+    from .test_registry_concentration import mine, plant, source, supply
 
     for i in range(30):
         refiner = make_company(f"More refiner {i}", stages=("refining",))
