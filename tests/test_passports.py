@@ -579,22 +579,6 @@ def test_public_page_shows_public_attributes_and_the_qr_code(client, world):
     assert client.get(f"/p/{draft.internal_id}/").status_code == 404
 
 
-@pytest.mark.parametrize(
-    "name", ["nmc811_ev_pack", "lfp_stationary_pack", "repurposed_nmc811_pack"]
-)
-def test_catenax_export_validates_against_the_published_schema(api, world, name):
-    from .passport_fixtures import catenax_errors
-
-    passport = world.passport(name)
-    for tier, user in world.users.items():
-        export = get(api, user, f"/api/passports/{passport.internal_id}/export/catenax/")
-        assert export.status_code == 200
-        data = export.json()
-        assert data["metadata"]["passportIdentifier"].endswith(str(passport.uuid))
-        errors = catenax_errors(data, strict=tier in ("owner", "commission"))
-        assert errors == [], (tier, errors[:3])
-
-
 def test_catenax_export_of_a_repurposed_battery_names_its_predecessor(api, world):
     original = world.passport()
     successor = services.passport_repurpose(
