@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from celery import current_task
+from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -57,10 +59,6 @@ def _task_request():
 
     A task run eagerly or called directly runs in its caller's context and shares its pin.
     """
-    try:
-        from celery import current_task
-    except ImportError:  # pragma: no cover - celery is a runtime dependency
-        return None
     if not current_task:
         return None
     request = current_task.request
@@ -134,11 +132,6 @@ def _mark_pinned_task(headers=None, **kwargs):
         headers[TASK_HEADER] = True
 
 
-try:
-    from celery.signals import before_task_publish
-except ImportError:  # pragma: no cover - celery is a runtime dependency
-    pass
-else:
-    before_task_publish.connect(
-        _mark_pinned_task, weak=False, dispatch_uid="config.db_router.pin_header"
-    )
+before_task_publish.connect(
+    _mark_pinned_task, weak=False, dispatch_uid="config.db_router.pin_header"
+)

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import prometheus_client
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
@@ -54,6 +55,8 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonRespo
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from kombu import Connection
+from prometheus_client import multiprocess
 
 DEFAULT_TIMEOUT = 2.0  # seconds per check; they run in parallel
 MAX_ERROR_CHARS = 300
@@ -92,7 +95,6 @@ def _check_cache(cache) -> None:
 
 
 def _check_broker(url: str, timeout: float) -> None:
-    from kombu import Connection
 
     options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {})
     # Whatever the workers use, the probe gives up quickly.
@@ -280,8 +282,6 @@ def metrics(request):
         raise Http404  # not exposed: indistinguishable from an unknown URL
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    import prometheus_client
-    from prometheus_client import multiprocess
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()
