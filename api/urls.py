@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -45,3 +46,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("", include(router.urls)),
 ]
+if settings.BENCH_ENDPOINTS:  # make bench-passport: the detail endpoint with its ORM read
+    from passports.bench import orm_passport_detail
+
+    urlpatterns.insert(0, path("bench/passports/<str:identifier>/", orm_passport_detail))

@@ -15,7 +15,7 @@ from functools import lru_cache
 from django.db.models import Q
 
 from .catalogue import ATTRIBUTE_PATHS
-from .models import Access, AccessGrant, PassportAttribute
+from .models import Access, AccessGrant, PassportAttribute, PassportEvent
 
 ROLES_FOR_ACCESS: dict[str, frozenset[str]] = {
     Access.PUBLIC: frozenset({"public", "legitimate_interest", "commission", "authority", "owner"}),
@@ -101,6 +101,56 @@ def project(document: dict, roles: frozenset[str]) -> dict:
     return {aspect: payload for aspect, payload in out.items() if payload}
 
 
+# --- What a tier sees of a passport beyond its document ----------------------------
+
+STATUS_ATTRIBUTE = 11  # attributes.csv: Battery status
+
+# Facts kept beside the document that reveal an attribute, by the key they are read under
+# (the passport row of passports/selectors.py, a version row): a tier that may not see the
+# attribute gets None. A predecessor says the battery was repurposed or remanufactured,
+# which is its status (the Catena-X export's predecessor link too: `sees_status`); a
+# version's note may name the status.
+PASSPORT_FACTS: dict[str, int] = {
+    "battery_status": STATUS_ATTRIBUTE,
+    "predecessor__internal_id": STATUS_ATTRIBUTE,
+}
+VERSION_FACTS: dict[str, int] = {"battery_status": STATUS_ATTRIBUTE, "note": STATUS_ATTRIBUTE}
+
+
+def sees_status(roles: frozenset[str]) -> bool:
+    """The battery status, and what reveals it (the predecessor link), follow attribute 11."""
+    return can_see(STATUS_ATTRIBUTE, roles)
+
+
+def cut(facts: dict, roles: frozenset[str], revealing: dict[str, int] = PASSPORT_FACTS) -> dict:
+    """`facts` as `roles` may see them: each revealing key present is None unless the tier
+    sees its attribute. The same dict when nothing is hidden, else a copy."""
+    hidden = [k for k, number in revealing.items() if k in facts and not can_see(number, roles)]
+    return {**facts, **dict.fromkeys(hidden)} if hidden else facts
+
+
+def visible_attributes(numbers, roles: frozenset[str]) -> list[int]:
+    """The attribute numbers of a change (a version, an event) that `roles` may see."""
+    visible = visible_numbers(roles)
+    return [n for n in numbers if n in visible]
+
+
+def event_attributes(kind: str, numbers, roles: frozenset[str]) -> list[int] | None:
+    """What a change-feed event shows `roles`; None: the event is not shown at all (a reading
+    of an attribute the tier may not see)."""
+    shown = visible_attributes(numbers, roles)
+    return None if kind == PassportEvent.Kind.READING and not shown else shown
+
+
+# The tiers answers name, the widest first.
+TIERS = ("owner", "commission", "authority", "legitimate_interest", "public")
+
+
+def tier_label(roles: frozenset[str]) -> str:
+    """The tier a set of roles reads at, as answers name it: the widest it holds."""
+    return next(tier for tier in TIERS if tier in roles or tier == "public")
+
+
 @dataclass(frozen=True)
 class Viewer:
     """What a requester holds: its roles, and the manufacturers its grants cover."""
@@ -157,9 +207,3 @@ class Viewer:
         if any(tier in allowed and m is None for tier, m in self.grants):
             return True, set()
         return False, {m for tier, m in self.grants if tier in allowed and m is not None}
-
-    def tier_label(self, roles: frozenset[str]) -> str:
-        for role in ("owner", "commission", "authority", "legitimate_interest"):
-            if role in roles:
-                return role
-        return "public"

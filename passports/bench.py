@@ -1,9 +1,17 @@
-"""The benchmark's point of comparison: the same row read with psycopg directly and
-returned as JsonResponse, no ORM, no DRF. Mounted only when BENCH_ENDPOINTS is on."""
+"""The benchmark's points of comparison, mounted only when BENCH_ENDPOINTS is on:
+
+- the same row read with psycopg directly and returned as JsonResponse, no ORM, no DRF;
+- the passport detail endpoint reading its row through the ORM instead of the fast path
+  (`selectors.passport_row`), to show what the fast path is worth.
+"""
 
 import psycopg
 from django.db import connection
 from django.http import Http404, JsonResponse
+
+from api.views.passports import PassportViewSet
+
+from . import selectors
 
 _conn = None  # one connection per worker process, kept open like the app's pool
 
@@ -31,3 +39,13 @@ def bare_passport(request, identifier):
         raise Http404
     keys = ["internal_id", "batterypass_id", "uuid", "battery_identifier", "version", "document"]
     return JsonResponse(dict(zip(keys, row, strict=True)))
+
+
+class OrmReadPassportViewSet(PassportViewSet):
+    """The passport API with the detail row read by `selectors.passport_row_orm`."""
+
+    def read_row(self, viewer, identifier):
+        return selectors.passport_row_orm(viewer, identifier)
+
+
+orm_passport_detail = OrmReadPassportViewSet.as_view({"get": "retrieve"})

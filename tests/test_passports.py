@@ -4,10 +4,13 @@ import datetime as dt
 import json
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from passports import services
+from passports.access import Viewer
 from passports.catalogue import ATTRIBUTE_PATHS, values_of
 from passports.models import BatteryPassport, PassportVersion
 from registry.services import Conflict
@@ -597,3 +600,33 @@ def test_catenax_export_holds_no_restricted_value_for_the_public(api, world):
     markers = restricted_markers(passport.document, passport.public_document)
     text = get(api, None, f"/api/passports/{passport.internal_id}/export/catenax/").content.decode()
     assert not [m for m in markers if m in text]
+
+
+# --- Who may do what: decided in passports/services.py -------------------------------------
+
+
+def test_who_may_write_is_decided_by_the_services(world):
+    passport = world.passport()
+    model = passport.battery_model
+    grantee, commission = world.users["legitimate_interest"], world.users["commission"]
+    staff = type(world.owner).objects.create_user("staff-member", is_staff=True)
+    for user in (world.owner, staff):
+        assert services.can_change(user, passport)
+        services.authorize_create(user, model)
+        services.authorize_import(user, model)
+        services.authorize_repurpose(
+            user, passport, economic_operator=world.operator, battery_model=None
+        )
+    for user in (AnonymousUser(), grantee, commission):
+        assert not services.can_change(user, passport)
+        for authorize in (services.authorize_create, services.authorize_import):
+            with pytest.raises(PermissionDenied):
+                authorize(user, model)
+        with pytest.raises(PermissionDenied):
+            services.authorize_change(user, passport)
+    with pytest.raises(ValidationError, match="keeps its manufacturer"):
+        services.authorize_model_change(world.owner, model, world.operator)
+    # An import may name a predecessor only where the importer sees its status (attribute 11).
+    assert services.predecessor_for(Viewer.for_user(grantee), passport.internal_id) == passport
+    with pytest.raises(ValidationError, match="predecessor"):
+        services.predecessor_for(Viewer.anonymous(), passport.internal_id)

@@ -1,13 +1,16 @@
 from rest_framework import serializers
 
 from passports import access
+from passports.catalogue import SCHEMA_FILES
 from passports.models import (
     SUCCESSOR_STATUS_CHOICES,
+    BatteryCategory,
     BatteryModel,
     BatteryPassport,
     BatteryStatus,
     DynamicReading,
-    PassportVersion,
+    Lifecycle,
+    PassportEvent,
 )
 from registry.models import Company
 
@@ -59,48 +62,146 @@ class BatteryModelSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PassportSummarySerializer(serializers.ModelSerializer):
+# --- Answers ------------------------------------------------------------------------------
+# Output serializers: each turns what passports/selectors.py reads, already cut to the
+# requester's tier there (`as_seen`, `version_as_seen`, ...), into the answer, and is the
+# answer's OpenAPI schema. They decide nothing about access.
+
+
+# Fields that turn a value into its answer on their own (no context, no nested serializer).
+PLAIN_FIELDS = (
+    serializers.BooleanField,
+    serializers.CharField,
+    serializers.ChoiceField,
+    serializers.DateTimeField,
+    serializers.DictField,
+    serializers.FloatField,
+    serializers.IntegerField,
+    serializers.ListField,
+    serializers.SerializerMethodField,
+    serializers.UUIDField,
+)
+
+
+class RowSerializer(serializers.Serializer):
+    """An output serializer of rows (dicts), declared (and so documented) like any other,
+    that answers without DRF's per-answer deep copy of every field, which cost as much as
+    the rest of a passport read: its fields are bound once per class, and each reads its
+    row key directly. So only plain fields (PLAIN_FIELDS) may be declared; method fields
+    run on the serializer at hand, so their `self.context` is this answer's."""
+
+    # serializer class -> (name, method name or None, row key, field), built once
+    _plans: dict[type, tuple] = {}
+
+    @classmethod
+    def plan(cls) -> tuple:
+        plan = RowSerializer._plans.get(cls)
+        if plan is None:
+            steps = []
+            for field in cls().fields.values():
+                if not isinstance(field, PLAIN_FIELDS):
+                    raise TypeError(f"{cls.__name__}.{field.field_name} is not a plain field")
+                method = getattr(field, "method_name", None)
+                steps.append((field.field_name, method, field.source, field))
+            plan = RowSerializer._plans[cls] = tuple(steps)
+        return plan
+
+    def to_representation(self, instance):
+        out = {}
+        for name, method, key, field in self.plan():
+            if method is not None:
+                out[name] = getattr(self, method)(instance)
+                continue
+            try:
+                value = instance[key]
+            except KeyError:
+                try:  # DRF's rules for a missing value (None if nullable, else skipped)
+                    value = field.get_attribute(instance)
+                except serializers.SkipField:
+                    continue
+            out[name] = None if value is None else field.to_representation(value)
+        return out
+
+
+def _help(name: str) -> str:
+    """The help text of a passport model field."""
+    return str(getattr(BatteryPassport._meta.get_field(name), "help_text", ""))
+
+
+def _tier():
+    return serializers.ChoiceField(
+        choices=access.TIERS, help_text="The access tier this answer is cut to (Art. 77(2))"
+    )
+
+
+def _document():
+    return serializers.DictField(
+        help_text="The Battery Pass 1.2.0 document {aspect: payload}, holding only the "
+        "attributes your tier may see"
+    )
+
+
+class PassportSummarySerializer(RowSerializer):
+    """A passport without its document, as your tier may see it."""
+
     url = serializers.SerializerMethodField()
-    battery_model = serializers.CharField(source="battery_model.model_identifier")
-    manufacturer = serializers.IntegerField(source="battery_model.manufacturer_id")
-    category = serializers.CharField(source="battery_model.category")
-    chemistry = serializers.CharField(source="battery_model.chemistry")
-    predecessor = serializers.CharField(source="predecessor.internal_id", default=None)
+    internal_id = serializers.CharField(help_text=_help("internal_id"))
+    batterypass_id = serializers.CharField(help_text=_help("batterypass_id"))
+    uuid = serializers.UUIDField()
+    battery_identifier = serializers.CharField(help_text=_help("battery_identifier"))
+    battery_model = serializers.CharField(
+        source="battery_model__model_identifier", help_text="The battery model's identifier"
+    )
+    manufacturer = serializers.IntegerField(
+        source="battery_model__manufacturer_id", help_text="The manufacturer (a company id)"
+    )
+    economic_operator = serializers.IntegerField(
+        source="economic_operator_id", help_text="The economic operator (a company id)"
+    )
+    category = serializers.ChoiceField(
+        choices=BatteryCategory.choices, source="battery_model__category"
+    )
+    chemistry = serializers.CharField(source="battery_model__chemistry")
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices)
+    battery_status = serializers.ChoiceField(
+        choices=BatteryStatus.choices,
+        allow_null=True,
+        help_text="Attribute 11: null for a tier that may not see it",
+    )
+    version = serializers.IntegerField(help_text="Latest published version (0: never published)")
+    updated_at = serializers.DateTimeField()
+    predecessor = serializers.CharField(
+        source="predecessor__internal_id",
+        allow_null=True,
+        help_text="The passport of the battery before repurposing or remanufacturing "
+        "(Art. 77(7)); it reveals the status, so it follows attribute 11: null for a tier "
+        "that may not see it",
+    )
+    demo = serializers.BooleanField(help_text="Illustrative demo record, not real data")
 
-    class Meta:
-        model = BatteryPassport
-        fields = [
-            "url",
-            "internal_id",
-            "batterypass_id",
-            "uuid",
-            "battery_identifier",
-            "battery_model",
-            "manufacturer",
-            "economic_operator",
-            "category",
-            "chemistry",
-            "lifecycle",
-            "battery_status",
-            "version",
-            "updated_at",
-            "predecessor",
-            "demo",
-        ]
+    def get_url(self, row) -> str:
+        return self.context["request"].build_absolute_uri(f"/api/passports/{row['internal_id']}/")
 
-    def get_url(self, obj) -> str:
-        request = self.context.get("request")
-        path = f"/api/passports/{obj.internal_id}/"
-        return request.build_absolute_uri(path) if request else path
+
+class PassportDocumentSerializer(PassportSummarySerializer):
+    """A passport and its document, as your tier may see it (bulk results, earlier
+    versions)."""
+
+    tier = _tier()
+    document = _document()
 
 
 class PassportDetailSerializer(PassportSummarySerializer):
-    tier = serializers.CharField()
-    document = serializers.DictField()
-    public_page = serializers.CharField()
+    """A passport and its document, as your tier may see it, and its public page."""
 
-    class Meta(PassportSummarySerializer.Meta):
-        fields = PassportSummarySerializer.Meta.fields + ["tier", "document", "public_page"]
+    tier = _tier()
+    public_page = serializers.SerializerMethodField(
+        help_text="The battery's public page (what its QR code opens)"
+    )
+    document = _document()
+
+    def get_public_page(self, row) -> str:
+        return self.context["request"].build_absolute_uri(f"/p/{row['internal_id']}/")
 
 
 class PassportCreateSerializer(serializers.Serializer):
@@ -155,33 +256,23 @@ class ReadingInputSerializer(serializers.Serializer):
     measured_at = serializers.DateTimeField()
 
 
-class VersionSummarySerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    changed_attributes = serializers.SerializerMethodField()
+class VersionSummarySerializer(RowSerializer):
+    """A published version, as your tier may see it."""
 
-    class Meta:
-        model = PassportVersion
-        fields = [
-            "number",
-            "battery_status",
-            "note",
-            "created_at",
-            "created_by",
-            "changed_attributes",
-        ]
-
-    def get_changed_attributes(self, obj) -> list[int]:
-        visible = self.context.get("visible")
-        return [n for n in obj.changed_attributes if visible is None or n in visible]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        visible = self.context.get("visible")
-        if visible is not None and 11 not in visible:
-            # The status, and notes that may name it, follow attribute 11's tier.
-            data["battery_status"] = None
-            data["note"] = None
-        return data
+    number = serializers.IntegerField()
+    battery_status = serializers.ChoiceField(
+        choices=BatteryStatus.choices,
+        allow_null=True,
+        help_text="Attribute 11: null for a tier that may not see it",
+    )
+    note = serializers.CharField(
+        allow_null=True, help_text="May name the status, so null when the status is"
+    )
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by__username", allow_null=True)
+    changed_attributes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Attributes changed that your tier may see"
+    )
 
 
 class BulkSerializer(serializers.Serializer):
@@ -222,20 +313,98 @@ class ProvenanceSerializer(serializers.Serializer):
 
 
 class BulkResultSerializer(serializers.Serializer):
-    results = PassportDetailSerializer(many=True)
-    not_found = serializers.ListField(child=serializers.CharField())
+    results = PassportDocumentSerializer(many=True)
+    not_found = serializers.ListField(
+        child=serializers.CharField(), help_text="The identifiers asked for that matched nothing"
+    )
 
 
-class ChangeFeedEventSerializer(serializers.Serializer):
+class ChangeFeedEventSerializer(RowSerializer):
     id = serializers.IntegerField()
-    passport = serializers.CharField()
-    kind = serializers.CharField()
+    passport = serializers.CharField(help_text="The passport's internal id")
+    kind = serializers.ChoiceField(choices=PassportEvent.Kind.choices)
     version = serializers.IntegerField()
-    attributes = serializers.ListField(child=serializers.IntegerField())
+    attributes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Attributes changed that your tier may see"
+    )
     at = serializers.DateTimeField()
 
 
 class ChangeFeedSerializer(serializers.Serializer):
     events = ChangeFeedEventSerializer(many=True)
-    next_cursor = serializers.IntegerField()
+    next_cursor = serializers.IntegerField(help_text="Pass it back as `since`")
     more = serializers.BooleanField()
+
+
+class ExportSerializer(serializers.Serializer):
+    """An export is a document of its format already: it is answered as it is (declaring
+    its members here documents them; a copy through the fields would drop any other)."""
+
+    def to_representation(self, instance):
+        return instance
+
+
+def _aspect(aspect: str):
+    return serializers.DictField(
+        required=False,
+        help_text=f"{aspect}: passports/data/batterypass-1.2.0/{SCHEMA_FILES[aspect]}",
+    )
+
+
+class BatteryPassExportSerializer(ExportSerializer):
+    """A Battery Pass 1.2.0 document (batterypass/BatteryPassDataModel 1.2.0, one JSON
+    Schema per aspect, shipped in passports/data/batterypass-1.2.0/): the seven aspects,
+    holding only the attributes your tier may see; an aspect you may see nothing of is
+    left out."""
+
+    GeneralProductInformation = _aspect("GeneralProductInformation")
+    CarbonFootprintForBatteries = _aspect("CarbonFootprintForBatteries")
+    Circularity = _aspect("Circularity")
+    MaterialComposition = _aspect("MaterialComposition")
+    PerformanceAndDurability = _aspect("PerformanceAndDurability")
+    Labeling = _aspect("Labeling")
+    SupplyChainDueDiligence = _aspect("SupplyChainDueDiligence")
+
+
+def _catenax(text: str):
+    return serializers.DictField(required=False, help_text=text)
+
+
+class CatenaXExportSerializer(ExportSerializer):
+    """A Catena-X BatteryPass 6.1.0 object (semantic model
+    urn:samm:io.catenax.battery.battery_pass:6.1.0#BatteryPass, JSON Schema in
+    passports/data/catenax-batterypass-6.1.0/BatteryPass-6.1.0-schema.json), holding only
+    what your tier may see: members the tier cannot fill are left out."""
+
+    specVersion = serializers.CharField(
+        required=False, help_text="urn:io.catenax.battery.battery_pass:6.1.0"
+    )
+    identification = _catenax("Battery identification")
+    operation = _catenax("Manufacturer, operator, manufacturing place and date")
+    characteristics = _catenax("Warranty and physical dimensions")
+    sustainability = _catenax("Carbon footprint, documents and status")
+    materials = _catenax("Active, hazardous and recycled materials")
+    performance = _catenax("Rated and dynamic performance values")
+    conformity = _catenax("Conformity documents")
+    safety = _catenax("Safety measures, labels and their meaning")
+    sources = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Further documents"
+    )
+    metadata = _catenax("The passport's identifier, predecessor, version, dates and status")
+    commercial = _catenax("Commercial information (putting into service)")
+    handling = _catenax("Spare parts, dismantling and removal")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """What went wrong (403 refused, 404 not found or not visible to you, 409 conflict)."""
+
+    detail = serializers.CharField()
+
+
+# A refused request body or query: {field: [messages]} (a field may hold a list of schema
+# errors, `missing_attributes`, ...).
+VALIDATION_ERRORS = {
+    "type": "object",
+    "description": "{field: [messages]}",
+    "additionalProperties": {},
+}

@@ -1,5 +1,7 @@
 """Benchmark: requests per second of the passport detail endpoint against a bare endpoint
-that reads the same row with psycopg and returns it as JsonResponse.
+that reads the same row with psycopg and returns it as JsonResponse, and against the same
+detail endpoint reading its row through the ORM instead of its fast path (what the fast
+path is worth: keep it only while it pays).
 
 Both are served by the same gunicorn server, started here on loopback, and hit by the
 same client, alternately, in one run. PostgreSQL only (set DATABASE_URL).
@@ -106,6 +108,7 @@ class Command(BaseCommand):
             paths = {
                 "bare psycopg + JsonResponse": f"/bench/bare/{passport.internal_id}/",
                 "passport detail endpoint": f"/api/passports/{passport.internal_id}/",
+                "detail endpoint, ORM read": f"/api/bench/passports/{passport.internal_id}/",
             }
             for path in paths.values():
                 _hammer(port, path, 1.0, threads)  # warm up both
@@ -130,6 +133,9 @@ class Command(BaseCommand):
         ratio = medians["passport detail endpoint"] / medians["bare psycopg + JsonResponse"]
         verdict = "meets" if ratio >= 0.6 else "MISSES"
         self.stdout.write(f"  detail / bare: {ratio:.0%} ({verdict} the 60% target)")
+        gain = medians["passport detail endpoint"] / medians["detail endpoint, ORM read"]
+        pays = "pays" if gain >= 1.1 else "does NOT pay (under 10%): read through the ORM"
+        self.stdout.write(f"  fast path / ORM read: {gain:.2f}x (the fast path {pays})")
 
     def _wait(self, port: int) -> None:
         deadline = time.time() + 30
