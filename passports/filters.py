@@ -1,5 +1,7 @@
 import django_filters
+from django.db.models import Q
 
+from .access import Viewer
 from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle
 
 
@@ -13,6 +15,7 @@ class PassportFilterSet(django_filters.FilterSet):
         field_name="battery_model__chemistry", lookup_expr="iexact"
     )
     status = django_filters.ChoiceFilter(
+        field_name="battery_status",
         method="filter_status",
         choices=BatteryStatus.choices,
         help_text="Battery status is not public (attribute 11): only passports whose status "
@@ -20,12 +23,11 @@ class PassportFilterSet(django_filters.FilterSet):
     )
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices)
     updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    published_since = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    economic_operator = django_filters.NumberFilter()
+    demo = django_filters.BooleanFilter()
 
     def filter_status(self, queryset, name, value):
-        from django.db.models import Q
-
-        from .access import Viewer
-
         viewer = getattr(self.request, "_passport_viewer", None) or Viewer.for_user(
             getattr(self.request, "user", None)
         )
@@ -50,4 +52,7 @@ class PassportFilterSet(django_filters.FilterSet):
             "status",
             "lifecycle",
             "updated_since",
+            "published_since",
+            "economic_operator",
+            "demo",
         ]

@@ -125,7 +125,24 @@ class BatteryModelViewSet(
     ).order_by("id")
     serializer_class = s.BatteryModelSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
-    filterset_fields = ["manufacturer", "category", "chemistry"]
+    filterset_fields = {
+        "manufacturer": ["exact"],
+        "category": ["exact"],
+        "chemistry": ["exact"],
+        "model_identifier": ["exact"],
+        "supply_relationships": ["exact"],
+        "mined_sources": ["exact"],
+        "attestations": ["exact"],
+        "created_at": ["gte"],
+        "updated_at": ["gte"],
+        "demo": ["exact"],
+    }
+    search_fields = ["name", "model_identifier"]
+    unfiltered_fields = dict.fromkeys(
+        ("data", "catenax_extra"),
+        "passport attribute data, cut per tier: a filter on it would reveal what a tier may "
+        "not see",
+    )
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "viewer": _viewer(self.request)}
@@ -161,6 +178,22 @@ class PassportViewSet(viewsets.GenericViewSet):
     content_negotiation_class = JSONOnly
     filterset_class = PassportFilterSet
     pagination_class = PassportCursor
+    unfiltered_fields = {
+        **dict.fromkeys(
+            ("internal_id", "batterypass_id", "uuid", "battery_identifier"),
+            "an identifier: look the passport up at /api/passports/<identifier>/ or /bulk/",
+        ),
+        **dict.fromkeys(
+            ("data", "document", "public_document"),
+            "passport attribute data, cut per tier: a filter on it would reveal what a tier "
+            "may not see",
+        ),
+        "predecessor": "follows attribute 11's tier, like ?status=",
+        "created_by": "who keyed the draft in: not for other requesters",
+        "created_at": "a draft's creation; select by ?updated_since= or ?published_since=",
+        "version": "a counter, read from each answer",
+        "revision": "a counter, read from each answer (and its ETag)",
+    }
     permission_classes = [PassportPermission]
     serializer_class = s.PassportSummarySerializer
 
