@@ -9,10 +9,12 @@ economic operator are `owner` of their passports and see everything.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import lru_cache
 
 from django.db.models import Q
+
+from registry.querysets import Requester
 
 from .catalogue import ATTRIBUTE_PATHS
 from .models import Access, AccessGrant, PassportAttribute, PassportEvent
@@ -151,59 +153,49 @@ def tier_label(roles: frozenset[str]) -> str:
     return next(tier for tier in TIERS if tier in roles or tier == "public")
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """What a requester holds: its roles, and the manufacturers its grants cover."""
-
-    organisation_id: int | None = None
-    company_id: int | None = None
-    is_staff: bool = False
-    grants: tuple[tuple[str, int | None], ...] = field(default_factory=tuple)
-
-    @classmethod
-    def anonymous(cls) -> Viewer:
-        return cls()
-
-    @classmethod
-    def for_user(cls, user, today: dt.date | None = None) -> Viewer:
-        if user is None or not user.is_authenticated:
-            return cls.anonymous()
-        membership = getattr(user, "membership", None)
-        if membership is None:
-            return cls(is_staff=user.is_staff)
-        today = today or dt.date.today()
-        grants = tuple(
-            AccessGrant.objects.filter(
-                organisation_id=membership.organisation_id, revoked=False, valid_from__lte=today
-            )
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
-            .values_list("tier", "manufacturer_id")
+def requester_for(user, today: dt.date | None = None) -> Requester:
+    """The requester with its access grants in force on `today` (one query)."""
+    requester = Requester.for_user(user)
+    if requester.organisation_id is None:
+        return requester
+    today = today or dt.date.today()
+    grants = tuple(
+        AccessGrant.objects.filter(
+            organisation_id=requester.organisation_id, revoked=False, valid_from__lte=today
         )
-        return cls(
-            membership.organisation_id, membership.organisation.company_id, user.is_staff, grants
-        )
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .values_list("tier", "manufacturer_id")
+    )
+    return replace(requester, grants=grants)
 
-    def is_public(self) -> bool:
-        """No grant, no passports of its own, not staff: sees the public part only."""
-        return not (self.is_staff or self.company_id or self.grants)
 
-    def roles_for(self, manufacturer_id: int, operator_id: int | None = None) -> frozenset[str]:
-        if self.is_staff or (self.company_id and self.company_id in (manufacturer_id, operator_id)):
-            return ALL_ROLES
-        roles = {"public"}
-        for tier, limited_to in self.grants:
-            if limited_to is None or limited_to == manufacturer_id:
-                roles.add(tier)
-        return frozenset(roles)
+def is_public(requester: Requester) -> bool:
+    """No grant, no passports of its own, not staff: sees the public part only."""
+    return not (requester.sees_everything or requester.company_id or requester.grants)
 
-    def manufacturers_seeing(self, number: int) -> tuple[bool, set[int]]:
-        """(all manufacturers?, else which) whose passports show this attribute to the viewer:
-        what a filter on that attribute may reveal."""
-        if self.is_staff:
-            return True, set()
-        allowed = ROLES_FOR_ACCESS[access_by_number()[number]]
-        if "public" in allowed:
-            return True, set()
-        if any(tier in allowed and m is None for tier, m in self.grants):
-            return True, set()
-        return False, {m for tier, m in self.grants if tier in allowed and m is not None}
+
+def roles_for(
+    requester: Requester, manufacturer_id: int, operator_id: int | None = None
+) -> frozenset[str]:
+    """The roles a requester holds on one manufacturer's (and operator's) passport."""
+    own = requester.company_id and requester.company_id in (manufacturer_id, operator_id)
+    if requester.sees_everything or own:
+        return ALL_ROLES
+    roles = {"public"}
+    for tier, limited_to in requester.grants:
+        if limited_to is None or limited_to == manufacturer_id:
+            roles.add(tier)
+    return frozenset(roles)
+
+
+def manufacturers_seeing(requester: Requester, number: int) -> tuple[bool, set[int]]:
+    """(all manufacturers?, else which) whose passports show this attribute to the
+    requester: what a filter on that attribute may reveal."""
+    if requester.sees_everything:
+        return True, set()
+    allowed = ROLES_FOR_ACCESS[access_by_number()[number]]
+    if "public" in allowed:
+        return True, set()
+    if any(tier in allowed and m is None for tier, m in requester.grants):
+        return True, set()
+    return False, {m for tier, m in requester.grants if tier in allowed and m is not None}

@@ -44,8 +44,8 @@ def bare_passport(request, identifier):
 class OrmReadPassportViewSet(PassportViewSet):
     """The passport API with the detail row read by `selectors.passport_row_orm`."""
 
-    def read_row(self, viewer, identifier):
-        return selectors.passport_row_orm(viewer, identifier)
+    def read_row(self, requester, identifier):
+        return selectors.passport_row_orm(requester, identifier)
 
 
 orm_passport_detail = OrmReadPassportViewSet.as_view({"get": "retrieve"})

@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from .access import Viewer
+from . import access
 from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle
 
 
@@ -28,14 +28,14 @@ class PassportFilterSet(django_filters.FilterSet):
     demo = django_filters.BooleanFilter()
 
     def filter_status(self, queryset, name, value):
-        viewer = getattr(self.request, "_passport_viewer", None) or Viewer.for_user(
+        requester = getattr(self.request, "_passport_requester", None) or access.requester_for(
             getattr(self.request, "user", None)
         )
-        everywhere, manufacturers = viewer.manufacturers_seeing(11)
+        everywhere, manufacturers = access.manufacturers_seeing(requester, 11)
         queryset = queryset.filter(battery_status=value)
         if everywhere:
             return queryset
-        own = viewer.company_id or 0
+        own = requester.company_id or 0
         return queryset.filter(
             Q(battery_model__manufacturer_id__in=manufacturers)
             | Q(battery_model__manufacturer_id=own)

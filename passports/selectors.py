@@ -18,7 +18,6 @@ from registry.supply import supply_chain
 from taxonomy.models import Mineral
 
 from . import access, exports
-from .access import Viewer
 from .models import BatteryModel, BatteryPassport, Lifecycle, PassportEvent
 
 # --- Identifiers ----------------------------------------------------------------------
@@ -74,10 +73,10 @@ ROW_COLUMNS: tuple[str, ...] = (
 DOCUMENT_COLUMNS: tuple[str, ...] = ("public_document", "document")
 
 
-def document_columns(viewer: Viewer) -> tuple[str, ...]:
+def document_columns(requester: Requester) -> tuple[str, ...]:
     """The public reads the public projection (computed on each change); any other tier
     reads the whole document, cut to the tier when answered (`row_document`)."""
-    return DOCUMENT_COLUMNS[:1] if viewer.is_public() else DOCUMENT_COLUMNS
+    return DOCUMENT_COLUMNS[:1] if access.is_public(requester) else DOCUMENT_COLUMNS
 
 
 def _value_at(obj, lookup: str):
@@ -97,45 +96,49 @@ def row_of(passport: BatteryPassport, documents: bool = False) -> dict:
     return row
 
 
-def visible_passports(viewer: Viewer):
+def visible_passports(requester: Requester):
     """Published passports for everyone; drafts only for their owners (and staff)."""
     qs = BatteryPassport.objects.select_related("battery_model")
-    if viewer.is_staff:
+    if requester.sees_everything:
         return qs
-    if viewer.company_id:
-        own = Q(battery_model__manufacturer_id=viewer.company_id) | Q(
-            economic_operator_id=viewer.company_id
+    if requester.company_id:
+        own = Q(battery_model__manufacturer_id=requester.company_id) | Q(
+            economic_operator_id=requester.company_id
         )
         return qs.filter(Q(lifecycle=Lifecycle.PUBLISHED) | own)
     return qs.filter(lifecycle=Lifecycle.PUBLISHED)
 
 
-def summary_rows(viewer: Viewer):
-    """The passports a viewer may see as rows without documents: the list's queryset."""
-    return visible_passports(viewer).values(*ROW_COLUMNS)
+def summary_rows(requester: Requester):
+    """The passports a requester may see as rows without documents: the list's queryset."""
+    return visible_passports(requester).values(*ROW_COLUMNS)
 
 
-def passport_rows(viewer: Viewer, query: Q, limit: int | None = None) -> list[dict]:
+def passport_rows(requester: Requester, query: Q, limit: int | None = None) -> list[dict]:
     """Passports as plain rows: one query, no model instances, and only the document
-    columns the viewer's tier needs."""
-    rows = visible_passports(viewer).filter(query).values(*ROW_COLUMNS, *document_columns(viewer))
+    columns the requester's tier needs."""
+    rows = (
+        visible_passports(requester)
+        .filter(query)
+        .values(*ROW_COLUMNS, *document_columns(requester))
+    )
     return list(rows[:limit] if limit else rows)
 
 
-def passports_named(viewer: Viewer, identifiers: list[str]) -> tuple[list[dict], list[str]]:
+def passports_named(requester: Requester, identifiers: list[str]) -> tuple[list[dict], list[str]]:
     """The rows of the passports named by any of their identifiers, and the identifiers
-    that named none the viewer may see (matched in the form asked: a UUID in any case)."""
+    that named none the requester may see (matched in the form asked: a UUID in any case)."""
     query = Q()
     for identifier in identifiers:
         query |= identifier_q(identifier)
-    rows = passport_rows(viewer, query)
+    rows = passport_rows(requester, query)
     matched = {row[column] for row in rows for column in ("internal_id", "batterypass_id", "uuid")}
     return rows, [i for i in identifiers if identifier_value(i) not in matched]
 
 
-def passport_row_orm(viewer: Viewer, identifier: str) -> dict | None:
+def passport_row_orm(requester: Requester, identifier: str) -> dict | None:
     """One passport's row through the ORM: what `passport_row` must equal."""
-    rows = passport_rows(viewer, identifier_q(identifier), 1)
+    rows = passport_rows(requester, identifier_q(identifier), 1)
     return rows[0] if rows else None
 
 
@@ -143,13 +146,13 @@ def passport_row_orm(viewer: Viewer, identifier: str) -> dict | None:
 #
 # Building a query through the ORM costs several times more than running it (about 1 ms
 # of CPU against 0.2 ms; `make bench-passport` shows the detail endpoint through the ORM
-# read well under the fast path). The statement only depends on the shape of the viewer
+# read well under the fast path). The statement only depends on the shape of the requester
 # (staff, company, public)
 # and on the identifier's column, so it is compiled once per shape with stand-in values
 # and replayed with the request's own; the ORM's converters turn the columns into what
 # `passport_rows` gives. No SQL is written here.
 
-_STAND_IN_COMPANY = -0x5EED  # no company has it: marks the viewer's company among parameters
+_STAND_IN_COMPANY = -0x5EED  # no company has it: marks the requester's company among parameters
 _STAND_IN_IDENTIFIER = {
     "internal_id": "\x00identifier\x00",
     "batterypass_id": "urn:\x00identifier\x00",
@@ -187,16 +190,22 @@ def _db_value(column: str, value, connection):
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
-def _statement(viewer: Viewer, column: str, alias: str) -> _Statement:
-    shape = (alias, viewer.is_staff, bool(viewer.company_id), viewer.is_public(), column)
+def _statement(requester: Requester, column: str, alias: str) -> _Statement:
+    shape = (
+        alias,
+        requester.sees_everything,
+        bool(requester.company_id),
+        access.is_public(requester),
+        column,
+    )
     statement = _statements.get(shape)
     if statement is not None:
         return statement
     connection = connections[alias]
     stand_in = dataclasses.replace(
-        viewer, company_id=_STAND_IN_COMPANY if viewer.company_id else None
+        requester, company_id=_STAND_IN_COMPANY if requester.company_id else None
     )
-    names = (*ROW_COLUMNS, *document_columns(viewer))
+    names = (*ROW_COLUMNS, *document_columns(requester))
     query = (
         visible_passports(stand_in)
         .filter(**{column: _STAND_IN_IDENTIFIER[column]})
@@ -227,21 +236,23 @@ def _statement(viewer: Viewer, column: str, alias: str) -> _Statement:
     return statement
 
 
-def passport_row(viewer: Viewer, identifier: str) -> dict | None:
+def passport_row(requester: Requester, identifier: str) -> dict | None:
     """The hot read path (passport detail): `passport_row_orm` without building the query.
     Kept equal to it by tests/test_passport_reads.py."""
     column, value = identifier_column(identifier)
     alias = router.db_for_read(BatteryPassport)
     connection = connections[alias]
-    statement = _statement(viewer, column, alias)
-    return statement.run(connection, _db_value(column, value, connection), viewer.company_id)
+    statement = _statement(requester, column, alias)
+    return statement.run(connection, _db_value(column, value, connection), requester.company_id)
 
 
 # --- Rows as a tier sees them -------------------------------------------------------------
 
 
-def row_roles(viewer: Viewer, row: dict) -> frozenset[str]:
-    return viewer.roles_for(row["battery_model__manufacturer_id"], row["economic_operator_id"])
+def row_roles(requester: Requester, row: dict) -> frozenset[str]:
+    return access.roles_for(
+        requester, row["battery_model__manufacturer_id"], row["economic_operator_id"]
+    )
 
 
 def row_document(row: dict, roles: frozenset[str]) -> dict:
@@ -256,13 +267,13 @@ def row_etag(row: dict, roles: frozenset[str]) -> str:
 
 
 def as_seen(
-    viewer: Viewer, row: dict, *, roles: frozenset[str] | None = None, document: bool = True
+    requester: Requester, row: dict, *, roles: frozenset[str] | None = None, document: bool = True
 ) -> dict:
-    """A passport row as the viewer's tier may see it, what the API's serializers answer
+    """A passport row as the requester's tier may see it, what the API's serializers answer
     with: the row's columns, with None for facts that reveal an attribute the tier may not
     see (access.PASSPORT_FACTS); `tier`; and, when asked, `document` cut to the tier. The
     documents the row carries are never passed on as they are."""
-    roles = row_roles(viewer, row) if roles is None else roles
+    roles = row_roles(requester, row) if roles is None else roles
     seen = access.cut({lookup: row[lookup] for lookup in ROW_COLUMNS}, roles)
     seen["tier"] = access.tier_label(roles)
     if document:
@@ -270,23 +281,25 @@ def as_seen(
     return seen
 
 
-def roles_for(viewer: Viewer, passport: BatteryPassport) -> frozenset[str]:
-    return viewer.roles_for(passport.battery_model.manufacturer_id, passport.economic_operator_id)
+def roles_for(requester: Requester, passport: BatteryPassport) -> frozenset[str]:
+    return access.roles_for(
+        requester, passport.battery_model.manufacturer_id, passport.economic_operator_id
+    )
 
 
-def passport_view(viewer: Viewer, passport: BatteryPassport) -> tuple[frozenset[str], dict]:
-    roles = roles_for(viewer, passport)
+def passport_view(requester: Requester, passport: BatteryPassport) -> tuple[frozenset[str], dict]:
+    roles = roles_for(requester, passport)
     if roles == access.PUBLIC:
         return roles, passport.public_document
     return roles, access.project(passport.document, roles)
 
 
-def version_as_seen(viewer: Viewer, passport: BatteryPassport, version) -> dict:
+def version_as_seen(requester: Requester, passport: BatteryPassport, version) -> dict:
     """An earlier version as the tier may see it: the passport's row with the version's
     number, status and document."""
     row = {**row_of(passport), "version": version.number, "battery_status": version.battery_status}
-    roles = row_roles(viewer, row)
-    seen = as_seen(viewer, row, roles=roles, document=False)
+    roles = row_roles(requester, row)
+    seen = as_seen(requester, row, roles=roles, document=False)
     seen["document"] = access.project(version.document, roles)
     return seen
 
@@ -301,9 +314,9 @@ VERSION_COLUMNS = (
 )
 
 
-def versions_as_seen(viewer: Viewer, passport: BatteryPassport) -> list[dict]:
+def versions_as_seen(requester: Requester, passport: BatteryPassport) -> list[dict]:
     """Every published version, oldest first, as the tier may see it."""
-    roles = roles_for(viewer, passport)
+    roles = roles_for(requester, passport)
     return [
         {
             **access.cut(row, roles, access.VERSION_FACTS),
@@ -313,9 +326,9 @@ def versions_as_seen(viewer: Viewer, passport: BatteryPassport) -> list[dict]:
     ]
 
 
-def readings_as_seen(viewer: Viewer, passport: BatteryPassport):
+def readings_as_seen(requester: Requester, passport: BatteryPassport):
     """The passport's readings of attributes the tier may see."""
-    visible = access.visible_numbers(roles_for(viewer, passport))
+    visible = access.visible_numbers(roles_for(requester, passport))
     return passport.readings.select_related("attribute").filter(attribute__number__in=visible)
 
 
@@ -326,10 +339,10 @@ class ChangeFeed:
     more: bool
 
 
-def change_feed(viewer: Viewer, since: int, limit: int) -> ChangeFeed:
-    """Events after the cursor `since` on passports the viewer may see, each with the
+def change_feed(requester: Requester, since: int, limit: int) -> ChangeFeed:
+    """Events after the cursor `since` on passports the requester may see, each with the
     attributes the tier may see (events of nothing it may see are left out)."""
-    visible_ids = visible_passports(viewer).values("id")
+    visible_ids = visible_passports(requester).values("id")
     events = list(
         PassportEvent.objects.filter(id__gt=since, passport_id__in=visible_ids)
         .select_related("passport__battery_model")
@@ -337,7 +350,7 @@ def change_feed(viewer: Viewer, since: int, limit: int) -> ChangeFeed:
     )
     shown = []
     for event in events:
-        roles = roles_for(viewer, event.passport)
+        roles = roles_for(requester, event.passport)
         attributes = access.event_attributes(event.kind, event.attributes, roles)
         if attributes is not None:
             shown.append(
@@ -353,16 +366,16 @@ def change_feed(viewer: Viewer, since: int, limit: int) -> ChangeFeed:
     return ChangeFeed(shown, events[-1].id if events else since, len(events) == limit)
 
 
-def batterypass_export(viewer: Viewer, passport: BatteryPassport) -> dict:
+def batterypass_export(requester: Requester, passport: BatteryPassport) -> dict:
     """Battery Pass 1.2.0: the seven aspects as the tier may see them."""
-    _, document = passport_view(viewer, passport)
+    _, document = passport_view(requester, passport)
     return exports.to_batterypass(document)
 
 
-def catenax_export(viewer: Viewer, passport: BatteryPassport) -> dict:
+def catenax_export(requester: Requester, passport: BatteryPassport) -> dict:
     """Catena-X BatteryPass 6.1.0 as the tier may see it (the predecessor link reveals the
     battery status, so it follows attribute 11)."""
-    roles, document = passport_view(viewer, passport)
+    roles, document = passport_view(requester, passport)
     return exports.to_catenax_document(passport, document, sees_status=access.sees_status(roles))
 
 

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict
+from registry.querysets import Requester
 
 from . import access, selectors
 from .catalogue import ATTRIBUTE_PATHS, values_of
@@ -365,8 +366,10 @@ def passport_repurpose(
     roles = (
         access.ALL_ROLES
         if user is None
-        else access.Viewer.for_user(user).roles_for(
-            locked.battery_model.manufacturer_id, locked.economic_operator_id
+        else access.roles_for(
+            access.requester_for(user),
+            locked.battery_model.manufacturer_id,
+            locked.economic_operator_id,
         )
     )
     seen = access.project(locked.document, roles)
@@ -477,8 +480,10 @@ def can_repurpose(user, passport: BatteryPassport, new_operator_id: int) -> bool
     membership = getattr(user, "membership", None) if user and user.is_authenticated else None
     if membership is None or membership.organisation.company_id != new_operator_id:
         return False
-    viewer = access.Viewer.for_user(user)
-    return "legitimate_interest" in viewer.roles_for(passport.battery_model.manufacturer_id)
+    requester = access.requester_for(user)
+    return "legitimate_interest" in access.roles_for(
+        requester, passport.battery_model.manufacturer_id
+    )
 
 
 def authorize_change(user, passport: BatteryPassport) -> None:
@@ -516,13 +521,13 @@ def authorize_repurpose(
         )
 
 
-def predecessor_for(viewer: access.Viewer, identifier: str) -> BatteryPassport:
+def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     """The predecessor an import names: a passport the importer may see, whose status the
     importer may see too (a successor link reveals it, attribute 11)."""
     predecessor = (
-        selectors.visible_passports(viewer).filter(selectors.identifier_q(identifier)).first()
+        selectors.visible_passports(requester).filter(selectors.identifier_q(identifier)).first()
     )
-    if predecessor is None or not access.sees_status(selectors.roles_for(viewer, predecessor)):
+    if predecessor is None or not access.sees_status(selectors.roles_for(requester, predecessor)):
         raise ValidationError({"predecessor": f"No passport {identifier!r}."})
     return predecessor
 

@@ -15,11 +15,15 @@ from django.db.models import OuterRef, Q, Subquery
 
 @dataclass(frozen=True)
 class Requester:
-    """Who is asking. Visibility is decided from this alone."""
+    """Who is asking: the one description of a requester for every app. Visibility of
+    attestations is decided from it here; passport tiers from it in `passports.access`
+    (which fills `grants` with the requester's access grants)."""
 
     user_id: int | None = None
     organisation_id: int | None = None
+    company_id: int | None = None  # the company the requester's organisation is
     sees_everything: bool = False  # staff who keep the data
+    grants: tuple[tuple[str, int | None], ...] = ()  # (tier, manufacturer id or None)
 
     @classmethod
     def anonymous(cls) -> Requester:
@@ -38,6 +42,7 @@ class Requester:
         return cls(
             user_id=user.pk,
             organisation_id=membership.organisation_id if membership else None,
+            company_id=membership.organisation.company_id if membership else None,
             sees_everything=user.is_staff,
         )
 

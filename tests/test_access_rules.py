@@ -6,10 +6,10 @@ import json
 import pytest
 from django.contrib.auth.models import Permission
 
-from passports import services
-from passports.access import Viewer
+from passports import access, services
 from passports.models import AccessGrant, BatteryModel
 from registry.models import Attestation, SupplyRelationship
+from registry.querysets import Requester
 
 from .factories import make_attestation, make_company, make_org, make_user
 
@@ -64,9 +64,9 @@ def test_admin_transition_actions_need_the_change_permission(client):
     attestation = make_attestation(
         make_company("Co"), "irma", make_org("Org"), timeline=[("under_review", "2025-01-02")]
     )
-    viewer = make_user(None, is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_attestation"))
-    client.force_login(viewer)
+    requester = make_user(None, is_staff=True)
+    requester.user_permissions.add(Permission.objects.get(codename="view_attestation"))
+    client.force_login(requester)
     client.post(
         "/admin/registry/attestation/",
         {"action": "make_verified", "_selected_action": [attestation.pk]},
@@ -294,7 +294,7 @@ def test_filtering_by_status_reveals_nothing_beyond_the_grant(api, world):
         valid_from="2020-01-01",
         manufacturer=outsider,
     )
-    user = make_user(org, "viewer")
+    user = make_user(org, "requester")
     found = get(api, user, "/api/passports/?status=original").json()["results"]
     assert passport.internal_id not in [p["internal_id"] for p in found]
     public = get(api, None, "/api/passports/?status=original").json()["results"]
@@ -389,4 +389,4 @@ def test_an_import_cannot_link_to_a_predecessor_the_importer_may_not_see(api, wo
 
 
 def test_viewer_without_grants_is_public():
-    assert Viewer.anonymous().is_public()
+    assert access.is_public(Requester.anonymous())

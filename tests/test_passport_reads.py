@@ -3,9 +3,9 @@ the fast path, the ORM, and an instance."""
 
 import pytest
 
-from passports import selectors, services
-from passports.access import Viewer
+from passports import access, selectors, services
 from passports.models import BatteryPassport
+from registry.querysets import Requester
 
 pytestmark = pytest.mark.django_db
 
@@ -14,12 +14,12 @@ def test_the_fast_detail_read_equals_the_orm_for_every_viewer_and_identifier(wor
     published = world.passport()
     draft = world.passport(publish=False)
     viewers = {
-        "anonymous": Viewer.anonymous(),
-        "owner": Viewer.for_user(world.owner),
-        "granted": Viewer.for_user(world.users["legitimate_interest"]),
-        "staff": Viewer(is_staff=True),
+        "anonymous": Requester.anonymous(),
+        "owner": access.requester_for(world.owner),
+        "granted": access.requester_for(world.users["legitimate_interest"]),
+        "staff": Requester(sees_everything=True),
     }
-    for label, viewer in viewers.items():
+    for label, requester in viewers.items():
         for passport in (published, draft):
             for identifier in (
                 passport.internal_id,
@@ -28,13 +28,13 @@ def test_the_fast_detail_read_equals_the_orm_for_every_viewer_and_identifier(wor
                 str(passport.uuid).upper(),
                 f"urn:uuid:{passport.uuid}",
             ):
-                orm = selectors.passport_row_orm(viewer, identifier)
-                fast = selectors.passport_row(viewer, identifier)
+                orm = selectors.passport_row_orm(requester, identifier)
+                fast = selectors.passport_row(requester, identifier)
                 assert fast == orm, (label, identifier)
                 assert (orm is None) == (label in ("anonymous", "granted") and passport is draft)
                 if orm:
                     assert [type(v) for v in fast.values()] == [type(v) for v in orm.values()]
-    assert selectors.passport_row(Viewer.anonymous(), "no-such-id") is None
+    assert selectors.passport_row(Requester.anonymous(), "no-such-id") is None
 
 
 def test_an_instance_gives_the_same_row_as_the_orm(world):
@@ -45,7 +45,7 @@ def test_an_instance_gives_the_same_row_as_the_orm(world):
         battery_identifier="2L-ROW",
         economic_operator=world.operator,
     )
-    staff = Viewer(is_staff=True)
+    staff = Requester(sees_everything=True)
     for passport in (original, successor):
         (orm,) = selectors.passport_rows(staff, selectors.identifier_q(passport.internal_id))
         instance = BatteryPassport.objects.get(pk=passport.pk)

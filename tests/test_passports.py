@@ -9,10 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from passports import services
-from passports.access import Viewer
+from passports import access, services
 from passports.catalogue import ATTRIBUTE_PATHS, values_of
 from passports.models import BatteryPassport, PassportVersion
+from registry.querysets import Requester
 from registry.services import Conflict
 
 from .passport_fixtures import EXPECTED_TIERS, attributes_csv, bp_errors, full_document
@@ -627,6 +627,6 @@ def test_who_may_write_is_decided_by_the_services(world):
     with pytest.raises(ValidationError, match="keeps its manufacturer"):
         services.authorize_model_change(world.owner, model, world.operator)
     # An import may name a predecessor only where the importer sees its status (attribute 11).
-    assert services.predecessor_for(Viewer.for_user(grantee), passport.internal_id) == passport
+    assert services.predecessor_for(access.requester_for(grantee), passport.internal_id) == passport
     with pytest.raises(ValidationError, match="predecessor"):
-        services.predecessor_for(Viewer.anonymous(), passport.internal_id)
+        services.predecessor_for(Requester.anonymous(), passport.internal_id)

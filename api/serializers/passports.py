@@ -13,6 +13,7 @@ from passports.models import (
     PassportEvent,
 )
 from registry.models import Company
+from registry.querysets import Requester
 
 
 class BatteryModelSerializer(serializers.ModelSerializer):
@@ -40,8 +41,10 @@ class BatteryModelSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        viewer = self.context.get("viewer") or access.Viewer.anonymous()
-        data["data"] = access.project(instance.data, viewer.roles_for(instance.manufacturer_id))
+        requester = self.context.get("requester") or Requester.anonymous()
+        data["data"] = access.project(
+            instance.data, access.roles_for(requester, instance.manufacturer_id)
+        )
         return data
 
     def validate(self, attrs):

@@ -21,8 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import passports as s
-from passports import selectors, services
-from passports.access import Viewer
+from passports import access, selectors, services
 from passports.filters import PassportFilterSet
 from passports.models import BatteryModel
 from registry.querysets import Requester
@@ -80,11 +79,11 @@ class PassportPermission(IsAuthenticatedOrReadOnly):
         return request.method in SAFE_METHODS or services.can_change(request.user, obj)
 
 
-def _viewer(request) -> Viewer:
+def _requester(request) -> Requester:
     """The requester's tier, read once per request (the status filter reads it too)."""
-    if not hasattr(request, "_passport_viewer"):
-        request._passport_viewer = Viewer.for_user(request.user)
-    return request._passport_viewer
+    if not hasattr(request, "_passport_requester"):
+        request._passport_requester = access.requester_for(request.user)
+    return request._passport_requester
 
 
 def _body(serializer_class, request) -> dict:
@@ -95,10 +94,10 @@ def _body(serializer_class, request) -> dict:
 
 def _detail(request, passport, code=status.HTTP_200_OK) -> Response:
     """The answer to a write: the passport as the writer now sees it."""
-    viewer = _viewer(request)
+    requester = _requester(request)
     row = selectors.row_of(passport, documents=True)
-    roles = selectors.row_roles(viewer, row)
-    seen = selectors.as_seen(viewer, row, roles=roles)
+    roles = selectors.row_roles(requester, row)
+    seen = selectors.as_seen(requester, row, roles=roles)
     data = s.PassportDetailSerializer(seen, context={"request": request}).data
     return Response(data, status=code, headers={"ETag": selectors.row_etag(row, roles)})
 
@@ -145,7 +144,7 @@ class BatteryModelViewSet(
     )
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "viewer": _viewer(self.request)}
+        return {**super().get_serializer_context(), "requester": _requester(self.request)}
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -198,10 +197,10 @@ class PassportViewSet(viewsets.GenericViewSet):
     serializer_class = s.PassportSummarySerializer
 
     def get_queryset(self):
-        viewer = _viewer(self.request)
+        requester = _requester(self.request)
         if self.action == "list":
-            return selectors.summary_rows(viewer).order_by("id")  # rows, no documents
-        return selectors.visible_passports(viewer).select_related("predecessor").order_by("id")
+            return selectors.summary_rows(requester).order_by("id")  # rows, no documents
+        return selectors.visible_passports(requester).select_related("predecessor").order_by("id")
 
     def get_object(self):
         identifier = self.kwargs["identifier"]
@@ -211,16 +210,16 @@ class PassportViewSet(viewsets.GenericViewSet):
         self.check_object_permissions(self.request, passport)
         return passport
 
-    def read_row(self, viewer: Viewer, identifier: str) -> dict | None:
+    def read_row(self, requester: Requester, identifier: str) -> dict | None:
         """The detail read: the fast path (`make bench-passport` compares the ORM read)."""
-        return selectors.passport_row(viewer, identifier)
+        return selectors.passport_row(requester, identifier)
 
     @extend_schema(responses={200: s.PassportSummarySerializer(many=True), **INVALID})
     def list(self, request):
         """Passports with filters; cursor-paginated (follow `next`)."""
-        viewer = _viewer(request)
+        requester = _requester(request)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        seen = [selectors.as_seen(viewer, row, document=False) for row in page]
+        seen = [selectors.as_seen(requester, row, document=False) for row in page]
         return self.get_paginated_response(self.get_serializer(seen, many=True).data)
 
     @extend_schema(
@@ -234,15 +233,15 @@ class PassportViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, identifier=None):
         """One passport by any of its identifiers. Conditional GET: send If-None-Match
         with the ETag you hold and get 304 when nothing you may see has changed."""
-        viewer = _viewer(request)
-        row = self.read_row(viewer, identifier)
+        requester = _requester(request)
+        row = self.read_row(requester, identifier)
         if row is None:
             raise NotFound(f"No passport {identifier!r} that you may see.")
-        roles = selectors.row_roles(viewer, row)
+        roles = selectors.row_roles(requester, row)
         tag = selectors.row_etag(row, roles)
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        seen = selectors.as_seen(viewer, row, roles=roles)
+        seen = selectors.as_seen(requester, row, roles=roles)
         data = s.PassportDetailSerializer(seen, context={"request": request}).data
         return Response(data, headers={"ETag": tag})
 
@@ -349,14 +348,14 @@ class PassportViewSet(viewsets.GenericViewSet):
                 user=request.user,
             )
             return Response(s.ReadingSerializer(reading).data, status=status.HTTP_201_CREATED)
-        readings = selectors.readings_as_seen(_viewer(request), passport)
+        readings = selectors.readings_as_seen(_requester(request), passport)
         return Response(s.ReadingSerializer(readings, many=True).data)
 
     @extend_schema(responses={200: s.VersionSummarySerializer(many=True), **NOT_FOUND})
     @action(detail=True, filter_backends=[], pagination_class=None)
     def versions(self, request, identifier=None):
         """Every published version, newest last."""
-        versions = selectors.versions_as_seen(_viewer(request), self.get_object())
+        versions = selectors.versions_as_seen(_requester(request), self.get_object())
         return Response(s.VersionSummarySerializer(versions, many=True).data)
 
     @extend_schema(responses={200: s.PassportDocumentSerializer, **NOT_FOUND})
@@ -367,7 +366,7 @@ class PassportViewSet(viewsets.GenericViewSet):
         """One earlier version, as your tier may see it."""
         passport = self.get_object()
         version = get_object_or_404(passport.versions, number=int(number))
-        seen = selectors.version_as_seen(_viewer(request), passport, version)
+        seen = selectors.version_as_seen(_requester(request), passport, version)
         return Response(s.PassportDocumentSerializer(seen, context={"request": request}).data)
 
     @extend_schema(responses={200: s.BatteryPassExportSerializer, **NOT_FOUND})
@@ -375,7 +374,7 @@ class PassportViewSet(viewsets.GenericViewSet):
     def export_batterypass(self, request, identifier=None):
         """The passport as a Battery Pass 1.2.0 document (the seven aspects), holding only
         what your tier may see."""
-        document = selectors.batterypass_export(_viewer(request), self.get_object())
+        document = selectors.batterypass_export(_requester(request), self.get_object())
         return Response(s.BatteryPassExportSerializer(document).data)
 
     @extend_schema(responses={200: s.CatenaXExportSerializer, **NOT_FOUND})
@@ -383,7 +382,7 @@ class PassportViewSet(viewsets.GenericViewSet):
     def export_catenax(self, request, identifier=None):
         """The passport as a Catena-X BatteryPass 6.1.0 object, holding only what your tier
         may see."""
-        document = selectors.catenax_export(_viewer(request), self.get_object())
+        document = selectors.catenax_export(_requester(request), self.get_object())
         return Response(s.CatenaXExportSerializer(document).data)
 
 
@@ -394,9 +393,9 @@ class PassportBulkView(APIView):
     def post(self, request):
         """Up to 500 passports by identifier in one call; unknown ones are listed."""
         identifiers = _body(s.BulkSerializer, request)["identifiers"]
-        viewer = _viewer(request)
-        rows, missing = selectors.passports_named(viewer, identifiers)
-        results = [selectors.as_seen(viewer, row) for row in rows]
+        requester = _requester(request)
+        rows, missing = selectors.passports_named(requester, identifiers)
+        results = [selectors.as_seen(requester, row) for row in rows]
         return Response(
             s.BulkResultSerializer(
                 {"results": results, "not_found": missing}, context={"request": request}
@@ -420,7 +419,7 @@ class ChangeFeedView(APIView):
             limit = min(max(int(request.query_params.get("limit", 100)), 1), 1000)
         except ValueError as exc:
             raise ValidationError({"since": "since and limit are integers"}) from exc
-        feed = selectors.change_feed(_viewer(request), since, limit)
+        feed = selectors.change_feed(_requester(request), since, limit)
         return Response(s.ChangeFeedSerializer(feed).data)
 
 
@@ -433,7 +432,7 @@ class PassportImportView(APIView):
         services.authorize_import(request.user, body["battery_model"])
         predecessor = None
         if body.get("predecessor"):
-            predecessor = services.predecessor_for(_viewer(request), body["predecessor"])
+            predecessor = services.predecessor_for(_requester(request), body["predecessor"])
         passport = services.passport_import(
             document=body["document"],
             battery_model=body["battery_model"],
