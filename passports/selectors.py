@@ -238,7 +238,7 @@ def _statement(requester: Requester, column: str, alias: str) -> _Statement:
 
 def passport_row(requester: Requester, identifier: str) -> dict | None:
     """The hot read path (passport detail): `passport_row_orm` without building the query.
-    Kept equal to it by tests/test_passport_reads.py."""
+    Kept equal to it by tests/test_passports_selectors.py."""
     column, value = identifier_column(identifier)
     alias = router.db_for_read(BatteryPassport)
     connection = connections[alias]
