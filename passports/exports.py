@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .catalogue import ASPECTS
+from .catenax import CatenaXContext, to_catenax
 
 
 def to_batterypass(document: dict) -> dict:
@@ -12,7 +13,6 @@ def to_batterypass(document: dict) -> dict:
 
 def to_catenax_document(passport, document: dict, *, sees_status: bool = True) -> dict:
     """`sees_status`: the predecessor link reveals the battery status (attribute 11)."""
-    from .catenax import CatenaXContext, to_catenax
 
     operator = passport.economic_operator
     context = CatenaXContext(

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 from django.core.exceptions import ImproperlyConfigured
 
-from .catalogue import ASPECTS, SCHEMA_FILES
+from .catalogue import ASPECTS, ATTRIBUTE_PATHS, SCHEMA_FILES
+from .models import PassportAttribute
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "batterypass-1.2.0"
 CATENAX_SCHEMA = (
@@ -37,8 +38,6 @@ def validator(aspect: str):
 
 def _optional_for(category: str):
     """Paths of attributes that are not mandatory for the category (attributes.csv)."""
-    from .catalogue import ATTRIBUTE_PATHS
-    from .models import PassportAttribute
 
     mandatory = {a.number for a in PassportAttribute.objects.all() if a.mandatory_for(category)}
     return [

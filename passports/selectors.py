@@ -12,6 +12,7 @@ from typing import cast
 from django.db import connections, router
 from django.db.models import Field, Q
 
+from registry.models import Rule
 from registry.querysets import Requester
 from registry.selectors import company_coverage
 from registry.supply import supply_chain
@@ -418,7 +419,6 @@ def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
     """Recycled content, CAHRA share, concentration and due-diligence coverage, derived
     from the supply chain behind the model: for each mineral, its linked first-tier
     relationships when any are linked (else all of the maker's), and everything upstream."""
-    from registry.models import Rule
 
     minimums_rule = Rule.objects.filter(kind="recycled_content").first()
     linked: dict[str, set[int]] = {}

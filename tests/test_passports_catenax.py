@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import passports.catenax as cx
-from passports import services
+from passports import exports, services
 from passports.catalogue import ASPECTS, leaf_paths
 from passports.catenax.mapping import ROWS
 from passports.demo import catenax_extra, sample
@@ -333,7 +333,7 @@ def spy(monkeypatch):
         calls.append((copy.deepcopy(document), copy.deepcopy(context)))
         return real(document, context)
 
-    monkeypatch.setattr(cx, "to_catenax", recording)
+    monkeypatch.setattr(exports, "to_catenax", recording)
     return calls
 
 

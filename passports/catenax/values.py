@@ -43,6 +43,7 @@ class Inputs:
 
     @cached_property
     def materials(self):
+        # A real cycle: materials.py reads documents through this module's readers.
         from .materials import Materials
 
         return Materials(self)
