@@ -122,26 +122,14 @@ def check_ira(result: Trace, rule: Rule, on: dt.date) -> RuleResult:
     required = ira_applicable_pct(rule, on.year)
     ended = dt.date.fromisoformat(rule.params["credit_ended_after"])
     starts = rule.params.get("requirement_from")
+
+    def not_applicable(why: str) -> RuleResult:
+        return RuleResult(rule.code, rule.name, "not_applicable", value, None, why, rule.source)
+
     if starts and on < dt.date.fromisoformat(starts):
-        return RuleResult(
-            rule.code,
-            rule.name,
-            "not_applicable",
-            value,
-            None,
-            f"The critical-mineral requirement applies from {starts}.",
-            rule.source,
-        )
+        return not_applicable(f"The critical-mineral requirement applies from {starts}.")
     if required is None:
-        return RuleResult(
-            rule.code,
-            rule.name,
-            "not_applicable",
-            value,
-            None,
-            f"No critical-mineral requirement for {on.year}.",
-            rule.source,
-        )
+        return not_applicable(f"No critical-mineral requirement for {on.year}.")
     meets = value >= required
     if on > ended:
         status = "historical"

@@ -4,6 +4,7 @@ from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Cell, Dimension, Mineral, Standard, StandardCell, StandardLink
+from .services import IDENTITY_FIELDS
 
 
 def grouped_cell_choices():
@@ -71,19 +72,7 @@ class StandardAdmin(SimpleHistoryAdmin):
     fieldsets = [
         (
             None,
-            {
-                "fields": [
-                    "code",
-                    "name",
-                    "short_name",
-                    "kind",
-                    "jurisdiction",
-                    "year",
-                    "url",
-                    "binding",
-                    "summary",
-                ]
-            },
+            {"fields": ["code", *IDENTITY_FIELDS]},
         ),
         ("Matrix", {"fields": ["matrix"]}),
         (

@@ -30,6 +30,17 @@ from .models import (
 )
 
 STANDARDS_FILE = Path(__file__).resolve().parent / "data" / "standards.yaml"
+# What names and places a standard: the same keys in the reference file and on the model.
+IDENTITY_FIELDS = (
+    "name",
+    "short_name",
+    "kind",
+    "jurisdiction",
+    "year",
+    "url",
+    "binding",
+    "summary",
+)
 
 _criterion = {
     "type": "object",
@@ -43,21 +54,7 @@ STANDARDS_SCHEMA = {
     "items": {
         "type": "object",
         "additionalProperties": False,
-        "required": [
-            "code",
-            "name",
-            "short_name",
-            "kind",
-            "jurisdiction",
-            "year",
-            "url",
-            "binding",
-            "summary",
-            "scope",
-            "criteria",
-            "cells",
-            "sources",
-        ],
+        "required": ["code", *IDENTITY_FIELDS, "scope", "criteria", "cells", "sources"],
         "properties": {
             "code": {"type": "string", "pattern": "^[a-z0-9-]+$"},
             "name": {"type": "string", "minLength": 1},
@@ -228,14 +225,7 @@ def load_minerals() -> DatasetReport:
 
 
 _STANDARD_FIELDS = (
-    "name",
-    "short_name",
-    "kind",
-    "jurisdiction",
-    "year",
-    "url",
-    "binding",
-    "summary",
+    *IDENTITY_FIELDS,
     "covers_industrial",
     "covers_artisanal",
     "covers_recycled",
