@@ -259,6 +259,25 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         fields = ["from_status", "to_status", "effective", "at", "by", "reason"]
 
 
+# What a client writes on an attestation; answers carry these and what the registry adds.
+ATTESTATION_INPUT = (
+    "company",
+    "standard",
+    "type",
+    "minerals",
+    "facilities",
+    "valid_from",
+    "valid_until",
+    "verifier",
+    "verifier_name",
+    "reference",
+    "notes",
+    "owner",
+    "visibility",
+    "shared_with",
+)
+
+
 class AttestationSerializer(serializers.ModelSerializer):
     standard = serializers.CharField(source="standard.code")
     minerals = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
@@ -271,21 +290,9 @@ class AttestationSerializer(serializers.ModelSerializer):
         model = Attestation
         fields = [
             "id",
-            "company",
-            "standard",
-            "type",
+            *ATTESTATION_INPUT[:3],
             "status",
-            "minerals",
-            "facilities",
-            "valid_from",
-            "valid_until",
-            "verifier",
-            "verifier_name",
-            "reference",
-            "notes",
-            "owner",
-            "visibility",
-            "shared_with",
+            *ATTESTATION_INPUT[3:],
             "submitted_by",
             "reviewed_by",
             "version",
@@ -307,23 +314,7 @@ class AttestationWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attestation
-        fields = [
-            "company",
-            "standard",
-            "type",
-            "minerals",
-            "facilities",
-            "valid_from",
-            "valid_until",
-            "verifier",
-            "verifier_name",
-            "reference",
-            "notes",
-            "owner",
-            "visibility",
-            "shared_with",
-            "version",
-        ]
+        fields = [*ATTESTATION_INPUT, "version"]
         extra_kwargs = {"owner": {"required": False}}
 
     def validate(self, attrs):
