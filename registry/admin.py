@@ -12,6 +12,7 @@ from config.files import download_response
 
 from . import services
 from .models import (
+    ATTESTATION_MANAGED_FIELDS,
     Attestation,
     Company,
     CompanyIdentifier,
@@ -187,14 +188,7 @@ class AttestationAdmin(SimpleHistoryAdmin):
     search_fields = ["company__legal_name", "standard__short_name", "reference"]
     autocomplete_fields = ["company", "standard", "verifier", "owner"]
     filter_horizontal = ["minerals", "facilities", "shared_with"]
-    readonly_fields = [
-        "status",
-        "submitted_by",
-        "reviewed_by",
-        "version",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = list(ATTESTATION_MANAGED_FIELDS)
     inlines = [EvidenceInline, StatusChangeInline]
     actions = [
         _transition_action("under_review", "Start review"),

@@ -375,6 +375,17 @@ class Attestation(models.Model):
         return f"{self.company} · {self.standard} ({self.get_type_display()}, {self.status})"
 
 
+# Attestation fields the registry keeps itself: shown, never written by a client or the admin.
+ATTESTATION_MANAGED_FIELDS = (
+    "status",
+    "submitted_by",
+    "reviewed_by",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
 class StatusChange(models.Model):
     """Every status an attestation has had, so coverage can be asked as of any date."""
 

@@ -4,7 +4,7 @@ from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Cell, Dimension, Mineral, Standard, StandardCell, StandardLink
-from .services import IDENTITY_FIELDS
+from .services import IDENTITY_FIELDS, SCOPE_FIELDS
 
 
 def grouped_cell_choices():
@@ -77,17 +77,7 @@ class StandardAdmin(SimpleHistoryAdmin):
         ("Matrix", {"fields": ["matrix"]}),
         (
             "Scope",
-            {
-                "fields": [
-                    "minerals",
-                    "covers_industrial",
-                    "covers_artisanal",
-                    "covers_recycled",
-                    "countries",
-                    "cahra",
-                    "scope_note",
-                ]
-            },
+            {"fields": ["minerals", *SCOPE_FIELDS]},
         ),
         (
             "The four criteria",

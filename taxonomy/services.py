@@ -41,6 +41,15 @@ IDENTITY_FIELDS = (
     "binding",
     "summary",
 )
+# A standard's scope beyond its minerals, as the model holds it.
+SCOPE_FIELDS = (
+    "covers_industrial",
+    "covers_artisanal",
+    "covers_recycled",
+    "countries",
+    "cahra",
+    "scope_note",
+)
 
 _criterion = {
     "type": "object",
@@ -226,12 +235,7 @@ def load_minerals() -> DatasetReport:
 
 _STANDARD_FIELDS = (
     *IDENTITY_FIELDS,
-    "covers_industrial",
-    "covers_artisanal",
-    "covers_recycled",
-    "countries",
-    "cahra",
-    "scope_note",
+    *SCOPE_FIELDS,
     "sources",
     *Standard.CRITERIA,
     *(f"{name}_basis" for name in Standard.CRITERIA),

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.models import (
+    ATTESTATION_MANAGED_FIELDS,
     Attestation,
     Company,
     CompanyIdentifier,
@@ -293,11 +294,7 @@ class AttestationSerializer(serializers.ModelSerializer):
             *ATTESTATION_INPUT[:3],
             "status",
             *ATTESTATION_INPUT[3:],
-            "submitted_by",
-            "reviewed_by",
-            "version",
-            "created_at",
-            "updated_at",
+            *ATTESTATION_MANAGED_FIELDS[1:],
             "evidence",
             "status_changes",
             "demo",
