@@ -23,6 +23,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load_test_reference()
 
 
+@pytest.fixture(scope="module")
+def reference_reloaded_after(django_db_blocker):
+    """Transactional tests empty the database after them: put the reference data back
+    once the module is done, for the modules that follow."""
+    yield
+    with django_db_blocker.unblock():
+        load_test_reference()
+
+
 def reset_to_reference() -> None:
     """Empty every table and load the test reference data again (after committed data)."""
     call_command("flush", interactive=False, verbosity=0)

@@ -43,17 +43,8 @@ class Boom(Exception):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def reload_reference_after(django_db_blocker):
-    """Transactional tests flush the database; put the reference data back afterwards."""
-    yield
-    from passports.reference import load_attributes
-    from registry.reference import load_expectation_profiles
-    from taxonomy.services import load_standards
-
-    with django_db_blocker.unblock():
-        load_standards()
-        load_expectation_profiles()
-        load_attributes()
+def reload_reference_after(reference_reloaded_after):
+    """Transactional tests empty the database (see conftest)."""
 
 
 def forget_connections():
