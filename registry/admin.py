@@ -12,6 +12,8 @@ from config.files import download_response
 
 from . import services
 from .models import (
+    ATTESTATION_INPUT_FIELDS,
+    ATTESTATION_M2M_FIELDS,
     ATTESTATION_MANAGED_FIELDS,
     Attestation,
     Company,
@@ -30,6 +32,9 @@ from .models import (
     StatusChange,
     SupplyRelationship,
 )
+
+# Written by the create service as plain arguments (owner and the m2m go apart).
+ATTESTATION_SCALAR_INPUT = set(ATTESTATION_INPUT_FIELDS) - set(ATTESTATION_M2M_FIELDS) - {"owner"}
 
 
 class CompanyIdentifierInline(admin.TabularInline):
@@ -233,35 +238,19 @@ class AttestationAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
-            m2m = {k: data.pop(k) for k in ("minerals", "facilities", "shared_with") if k in data}
+            m2m = {k: data.pop(k) for k in ATTESTATION_M2M_FIELDS if k in data}
             services.attestation_update(
                 attestation=obj, user=request.user, expected_version=None, **data, **m2m
             )
         else:
             data = dict(form.cleaned_data)
-            m2m = {k: data.pop(k, []) for k in ("minerals", "facilities", "shared_with")}
+            m2m = {k: data.pop(k, []) for k in ATTESTATION_M2M_FIELDS}
             owner = data.pop("owner", None)
             created = services.attestation_create(
                 user=request.user,
                 owner_id=owner.pk if owner else None,
                 **m2m,
-                **{
-                    k: v
-                    for k, v in data.items()
-                    if k
-                    in {
-                        "company",
-                        "standard",
-                        "type",
-                        "valid_from",
-                        "valid_until",
-                        "verifier",
-                        "verifier_name",
-                        "reference",
-                        "notes",
-                        "visibility",
-                    }
-                },
+                **{k: v for k, v in data.items() if k in ATTESTATION_SCALAR_INPUT},
             )
             obj.pk = created.pk
             obj.refresh_from_db()

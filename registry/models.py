@@ -375,6 +375,27 @@ class Attestation(models.Model):
         return f"{self.company} · {self.standard} ({self.get_type_display()}, {self.status})"
 
 
+# What a client or an officer writes on an attestation (API, admin, pages); answers
+# carry these and what the registry adds.
+ATTESTATION_INPUT_FIELDS = (
+    "company",
+    "standard",
+    "type",
+    "minerals",
+    "facilities",
+    "valid_from",
+    "valid_until",
+    "verifier",
+    "verifier_name",
+    "reference",
+    "notes",
+    "owner",
+    "visibility",
+    "shared_with",
+)
+ATTESTATION_M2M_FIELDS = ("minerals", "facilities", "shared_with")
+
+
 # Attestation fields the registry keeps itself: shown, never written by a client or the admin.
 ATTESTATION_MANAGED_FIELDS = (
     "status",

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.models import (
+    ATTESTATION_INPUT_FIELDS,
     ATTESTATION_MANAGED_FIELDS,
     Attestation,
     Company,
@@ -260,25 +261,6 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         fields = ["from_status", "to_status", "effective", "at", "by", "reason"]
 
 
-# What a client writes on an attestation; answers carry these and what the registry adds.
-ATTESTATION_INPUT = (
-    "company",
-    "standard",
-    "type",
-    "minerals",
-    "facilities",
-    "valid_from",
-    "valid_until",
-    "verifier",
-    "verifier_name",
-    "reference",
-    "notes",
-    "owner",
-    "visibility",
-    "shared_with",
-)
-
-
 class AttestationSerializer(serializers.ModelSerializer):
     standard = serializers.CharField(source="standard.code")
     minerals = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
@@ -291,9 +273,9 @@ class AttestationSerializer(serializers.ModelSerializer):
         model = Attestation
         fields = [
             "id",
-            *ATTESTATION_INPUT[:3],
+            *ATTESTATION_INPUT_FIELDS[:3],
             "status",
-            *ATTESTATION_INPUT[3:],
+            *ATTESTATION_INPUT_FIELDS[3:],
             *ATTESTATION_MANAGED_FIELDS[1:],
             "evidence",
             "status_changes",
@@ -311,7 +293,7 @@ class AttestationWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attestation
-        fields = [*ATTESTATION_INPUT, "version"]
+        fields = [*ATTESTATION_INPUT_FIELDS, "version"]
         extra_kwargs = {"owner": {"required": False}}
 
     def validate(self, attrs):
