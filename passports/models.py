@@ -179,6 +179,10 @@ class BatteryPassport(models.Model):
         default=False, editable=False, help_text="Illustrative demo record, not real data"
     )
 
+    # Every change of a draft and every publication, with who made it; the merged
+    # documents are derived from the rest, so they are not copied into history.
+    history = HistoricalRecords(excluded_fields=["document", "public_document"])
+
     class Meta:
         ordering = ["id"]
         constraints = [

@@ -39,6 +39,8 @@ class Organisation(models.Model):
         default=False, editable=False, help_text="Illustrative demo record, not real data"
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["name"]
 
@@ -59,6 +61,9 @@ class Membership(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=30, choices=Role.choices, default=Role.VIEWER)
+
+    # Who belonged where, when: access to private attestations follows memberships.
+    history = HistoricalRecords()
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organisation} ({self.role})"
