@@ -3,13 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.views import passports, registry, supply, taxonomy
+from api.views import accounts, passports, registry, supply, taxonomy
 
 app_name = "api"
 
 # No `.json` format-suffix routes: half the patterns to try on every request.
 router = DefaultRouter()
 router.include_format_suffixes = False
+router.register("account/tokens", accounts.ApiTokenViewSet, basename="account-token")
 router.register("passports/models", passports.BatteryModelViewSet, basename="battery-model")
 router.register("passports", passports.PassportViewSet, basename="passport")
 router.register("taxonomy/dimensions", taxonomy.DimensionViewSet, basename="dimension")

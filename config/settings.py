@@ -5,7 +5,9 @@ local-memory cache. Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL
 (Redis), CACHE_URL (Redis) and SECRET_KEY, and turns DEBUG off.
 """
 
+import datetime as dt
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -42,22 +44,25 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_prometheus",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_countries",
     "simple_history",
+    "axes",
     "datasets",
     "taxonomy",
     "registry",
     "passports",
+    "accounts",
     "api",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.request_id.RequestIdMiddleware",
+    # NUL/format characters in path and query, oversized bodies: a 4xx before anything reads.
+    "config.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +74,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Cache-Control and Vary for every answer from one place (public passport pages only
+    # may be cached publicly); static files are answered by WhiteNoise before this.
+    "config.caching.CacheHeadersMiddleware",
+    # Last: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -186,6 +196,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.expire_attestations",
         "schedule": 24 * 60 * 60,  # daily; idempotent, so several beats do no harm
     },
+    # The only source of sector figures that count private attestations (registry.privacy):
+    # weekly, so dates between snapshots stay invisible; one snapshot per date.
+    "take-sector-snapshot": {
+        "task": "registry.take_sector_snapshot",
+        "schedule": 7 * 24 * 60 * 60,
+    },
 }
 # The expiry job works in batches, one transaction each: a kill rolls back one batch at most.
 EXPIRY_BATCH_SIZE = env_int("EXPIRY_BATCH_SIZE", 500)
@@ -197,7 +213,56 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Members log in at /accounts/login/ (staff too; the admin has its own page).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# Axes first: a locked-out username+IP is refused before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (admin and site login pages) are counted per username and IP in the
+# database (shared by all processes); after LOGIN_FAILURE_LIMIT the pair is locked out
+# for LOGIN_COOLOFF_MINUTES. A successful login clears the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# Proxies in front of the app that append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"PROXY_COUNT={PROXY_COUNT} must be 0 or more")
+
+# --- Email (password reset) -------------------------------------------------
+# EMAIL_URL (smtp://user:password@host:587, smtps://... for implicit TLS) or EMAIL_HOST and
+# friends; with neither, mails are written to the console.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "registry@localhost")
+EMAIL_URL = env_str("EMAIL_URL", "")
+if EMAIL_URL:
+    _email = urlsplit(EMAIL_URL)
+    if _email.scheme not in ("smtp", "smtps", "smtp+tls"):
+        raise ImproperlyConfigured("EMAIL_URL must start with smtp://, smtp+tls:// or smtps://")
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or {"smtps": 465, "smtp+tls": 587}.get(_email.scheme, 25)
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
+else:
+    EMAIL_HOST = env_str("EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 
 # --- I18N / static --------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -279,9 +344,16 @@ if not DEBUG:
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
+    # The token class first: its WWW-Authenticate challenge makes DRF answer 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+    ],
+    # Rates are read per request from API_THROTTLE_RATES (config/throttling.py), kept in
+    # the default cache: CACHE_URL, shared by all processes, in production.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.AnonThrottle",
+        "config.throttling.UserThrottle",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -289,10 +361,22 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # JSON with a nesting limit and no NUL/invisible characters (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+}
+
+# "N/second|minute|hour|day"; empty turns that throttle off.
+API_THROTTLE_RATES = {
+    "anon": env_str("API_THROTTLE_ANON", "60/minute") or None,
+    "user": env_str("API_THROTTLE_USER", "600/minute") or None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -307,6 +391,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation's error answers, in one place (api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "django_countries.countries",
         "AttestationStatusEnum": "registry.models.Attestation.Status",
@@ -349,7 +438,7 @@ LOGGING = {
         "access": {"level": LOG_LEVEL},
         **{
             app: {"level": LOG_LEVEL}
-            for app in ("config", "taxonomy", "registry", "passports", "api")
+            for app in ("config", "taxonomy", "registry", "passports", "accounts", "api")
         },
     },
 }

@@ -20,3 +20,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files from the apps' folders, as under `make run`; nothing is collected.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# No API throttling in the suite (tests would be flaky on shared counters); the throttle
+# tests turn it on with override_settings and a cleared cache.
+API_THROTTLE_RATES = {"anon": None, "user": None}

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import health
@@ -13,6 +14,17 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
+    # Members' login, logout and password reset (django.contrib.auth views, our templates);
+    # the reset link points at PUBLIC_BASE_URL, not at whatever Host the request named.
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(
+            extra_email_context={"base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
+        ),
+        name="password_reset",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("accounts.urls")),
     path("", include("registry.urls")),
     path("", include("passports.urls")),
     path("", include("taxonomy.urls")),

@@ -26,9 +26,9 @@ from django.db import connection, connections, router, transaction
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import issue_token
 from config import db_router
 from config.celery import app
 from config.db_router import PrimaryReplicaRouter
@@ -289,8 +289,8 @@ def people():
     load_standards()  # the cells (stages); emptied by the previous transactional test
     writer = make_user(make_org("Writer Ltd"), "compliance_officer")
     other = make_user(make_org("Other Ltd"), "compliance_officer")
-    writer_token = Token.objects.create(user=writer).key
-    other_token = Token.objects.create(user=other).key
+    writer_token = issue_token(writer, "replica test").raw
+    other_token = issue_token(other, "replica test").raw
     sessions = []
     for _ in range(2):  # the writer logged in on two browsers
         browser = Client()
