@@ -12,7 +12,7 @@ DEMO_DATA ?= 1
 export PORT
 run setup data worker beat check bench bench-postgres bench-passport: export DEBUG ?= 1
 
-.PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport clean
+.PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,12 @@ setup: install
 	$(MAKE) --no-print-directory data
 	$(BIN)/python manage.py ensure_admin
 
-data: install  ## reference data per version (keeps people's edits); demo data into an empty registry
+data: install  ## reference data per version (keeps people's edits); demo data into an empty registry; a sector snapshot of today
 	$(BIN)/python manage.py load_reference
 ifneq ($(DEMO_DATA),0)
 	$(BIN)/python manage.py load_demo
 endif
+	$(BIN)/python manage.py take_sector_snapshot
 
 run: setup  ## serve on SQLite at http://127.0.0.1:$(PORT)/
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
@@ -83,6 +84,9 @@ bench-passport: install  ## passport detail vs a bare psycopg endpoint, req/s (P
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_demo > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_passport
+
+fuzz: install  ## schemathesis against a live server, anonymous and as a member (FUZZ_EXAMPLES=25)
+	bash .ci/services/schemathesis.sh
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

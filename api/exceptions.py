@@ -4,6 +4,7 @@ Domain errors (config.errors) carry their HTTP status; they are mapped here, onc
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,6 +28,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, ImproperlyConfigured):
         exc = exceptions.APIException(str(exc))
         exc.status_code = 503
+    elif isinstance(exc, (OverflowError, DataError)):
+        # A number too large for the database's integer (SQLite: OverflowError; PostgreSQL:
+        # DataError) came from the request: filters and ids are not range-checked before.
+        exc = exceptions.ParseError("A number in the request is out of range.")
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)

@@ -1,4 +1,16 @@
+from django_countries import serializer_fields
 from rest_framework import serializers
+
+
+class CountryField(serializer_fields.CountryField):
+    """django-countries' field, except that {}, [] or 0 is refused rather than stored as
+    a blank country where blank is not allowed."""
+
+    def to_internal_value(self, data):
+        country = super().to_internal_value(data)
+        if not country and not self.allow_blank:
+            self.fail("invalid_choice", input=data)
+        return country
 
 
 class CodeListField(serializers.ListField):

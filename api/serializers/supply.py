@@ -1,6 +1,6 @@
-from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
+from api.fields import CountryField
 from registry.models import (
     MinedSource,
     ProductionStatistic,
