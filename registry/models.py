@@ -709,3 +709,79 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Sector figures that count private attestations (registry.privacy) ------------
+
+
+class SectorSnapshot(models.Model):
+    """The registry's coverage on one date, frozen: the only source of sector figures that
+    count private attestations. Built by a job, never edited, so later edits to the
+    registry cannot move its figures."""
+
+    taken_on = models.DateField(unique=True, help_text="Coverage and group membership as on")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Secret: seeds every figure's noise, so nobody outside can subtract it.
+    noise_salt = models.CharField(max_length=64, editable=False)
+    company_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-taken_on"]
+
+    def __str__(self) -> str:
+        return f"Sector snapshot of {self.taken_on}"
+
+
+class SectorSnapshotEntry(models.Model):
+    """One company as a member of the groups of one stage and one mineral ('' = any), with
+    the cells it covered on the snapshot date, private attestations included."""
+
+    snapshot = models.ForeignKey(SectorSnapshot, on_delete=models.CASCADE, related_name="entries")
+    # Not a foreign key: nothing done to the registry later may change a snapshot.
+    company_id = models.PositiveIntegerField()
+    stage = models.CharField(max_length=40, blank=True)
+    mineral = models.CharField(max_length=40, blank=True)
+    country = models.CharField(max_length=2)
+    covered = models.JSONField(default=list)
+    covered_independent = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "company_id", "stage", "mineral"],
+                name="uniq_snapshot_entry",
+            )
+        ]
+        indexes = [models.Index(fields=["snapshot", "stage", "mineral", "country"])]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_id}: company {self.company_id} {self.stage}/{self.mineral}"
+
+
+class PrivacyBudget(models.Model):
+    """How many distinct private-data figures one requester drew in one period."""
+
+    requester = models.CharField(max_length=40, help_text='"org:<id>", "user:<id>" or "anonymous"')
+    period_start = models.DateField()
+    spent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "period_start"], name="uniq_budget")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester} from {self.period_start}: {self.spent}"
+
+
+class PrivacyDraw(models.Model):
+    """One figure a budget paid for: drawing it again costs nothing (it is the same number)."""
+
+    budget = models.ForeignKey(PrivacyBudget, on_delete=models.CASCADE, related_name="draws")
+    key = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["budget", "key"], name="uniq_draw")]
+
+    def __str__(self) -> str:
+        return f"{self.budget_id}: {self.key[:12]}"

@@ -31,7 +31,8 @@ class Requester:
 
     @classmethod
     def everyone(cls) -> Requester:
-        """For aggregates that may count private data (the 5-company floor applies)."""
+        """Only for the sector snapshots (registry.privacy) and staff tools: never for an
+        answer to someone who may not see everything."""
         return cls(sees_everything=True)
 
     @classmethod

@@ -17,9 +17,9 @@ from taxonomy.cover import exact_set_cover
 from taxonomy.models import Cell, Standard
 from taxonomy.selectors import load_landscape
 
+from . import privacy
 from .coverage import (
     CellSource,
-    CoverageMap,
     applies_to_stage,
     attestations_in_scope,
     cell_sources,
@@ -30,8 +30,9 @@ from .models import Attestation, Company, Expectation, ExpectationProfile, Suppl
 from .querysets import Requester
 
 # Aggregates over groups smaller than this count only what the requester may
-# see, so no single company's private attestations can be read out of a share.
-PRIVATE_DATA_FLOOR = 5
+# see, so no single company's private attestations can be read out of a share
+# (registry.privacy has the other rules).
+PRIVATE_DATA_FLOOR = privacy.FLOOR
 
 
 # --- What is expected of a company ---------------------------------------
@@ -254,9 +255,23 @@ class CompanyLack:
 
 @dataclass
 class CellShare:
-    cell: str
+    cell: str  # a cell code, or "any" for the cells together
     lacking: int
     share: float
+    visible_lacking: int = 0  # from what the requester may see, on `as_of`
+    # "visible": only what the requester may see; "snapshot": every attestation, from the
+    # snapshot, noised; "exact": every attestation, live (staff)
+    basis: str = "visible"
+    noised: bool = False
+    suppressed: bool = False  # a figure counting private data was withheld for this one
+
+
+@dataclass(frozen=True)
+class SectorSnapshotInfo:
+    taken_on: dt.date
+    company_count: int  # the group's size in the snapshot: the denominator of its shares
+    epsilon: float
+    rule: str
 
 
 @dataclass
@@ -270,6 +285,10 @@ class SectorGaps:
     share_lacking_any: float
     private_data_counted: bool
     floor: int = PRIVATE_DATA_FLOOR
+    lacking_any: CellShare | None = None
+    private_data: str = "no_snapshot"  # registry.privacy: how private data was used
+    private_data_note: str = ""
+    snapshot: SectorSnapshotInfo | None = None
 
 
 def sector_companies(
@@ -296,58 +315,66 @@ def sector_gaps(
     independent_only: bool = True,
 ) -> SectorGaps:
     """Which companies of a stage / mineral / country lack coverage of `cells`: coverage
-    in scope for that mineral and stage (registry.coverage)."""
+    in scope for that mineral and stage (registry.coverage). The list and the "visible"
+    figures use what the requester may see on `as_of`; figures that count private
+    attestations come only through registry.privacy (snapshots, noise, a budget)."""
     as_of = as_of or dt.date.today()
-    landscape = load_landscape()
     group = sector_companies(stage, mineral, country)
     companies = list(group)
-
-    def seen_by(asker: Requester) -> CoverageMap:
-        return coverage_map(
-            group.values("pk"),
-            requester=asker,
-            on=as_of,
-            mineral=mineral,
-            independent_only=independent_only,
-            landscape=landscape,
-        )
-
-    visible_map = seen_by(requester)
-    all_map = seen_by(Requester.everyone())
-    seen_visible = {c.pk: visible_map.cells(c.pk, [stage]) for c in companies}
-    seen_all = {c.pk: all_map.cells(c.pk, [stage]) for c in companies}
-
+    visible_map = coverage_map(
+        group.values("pk"),
+        requester=requester,
+        on=as_of,
+        mineral=mineral,
+        independent_only=independent_only,
+    )
+    seen = {c.pk: visible_map.cells(c.pk, [stage]) for c in companies}
     lacking = [
-        CompanyLack(company, [c for c in cells if c not in seen_visible[company.pk]])
+        CompanyLack(company, [c for c in cells if c not in seen[company.pk]])
         for company in companies
     ]
     lacking = [row for row in lacking if row.missing]
     n = len(companies)
+    # One target per cell, then all of them ("lacking any").
+    targets = [[cell] for cell in cells] + [list(cells)]
+    visible = [sum(privacy.lacks(seen[c.pk], target) for c in companies) for target in targets]
 
-    def lacking_count(seen, test) -> int:
-        return sum(test(seen[c.pk]) for c in companies)
+    def share(count: int, of: int) -> float:
+        return round(count / of, 4) if of else 0.0
 
-    def floored(test) -> tuple[int, bool]:
-        """Private data may move a figure only when the group has at least FLOOR companies
-        AND the companies it moves are none or at least FLOOR: otherwise the difference
-        from the visible-only list would point at individual companies."""
-        visible = lacking_count(seen_visible, test)
-        if n < PRIVATE_DATA_FLOOR:
-            return visible, False
-        everything = lacking_count(seen_all, test)
-        moved = visible - everything
-        if 0 < moved < PRIVATE_DATA_FLOOR:
-            return visible, False
-        return everything, True
-
-    shares, counted = [], []
-    for cell in cells:
-        count, used = floored(lambda seen, cell=cell: cell not in seen)
-        counted.append(used)
-        shares.append(CellShare(cell, count, round(count / n, 4) if n else 0.0))
-    any_count, used = floored(lambda seen: any(cell not in seen for cell in cells))
-    counted.append(used)
-    private_counted = all(counted) and n >= PRIVATE_DATA_FLOOR
+    names = [*cells, "any"]
+    figures = [
+        CellShare(name, count, share(count, n), count)
+        for name, count in zip(names, visible, strict=True)
+    ]
+    info = None
+    if requester.sees_everything:  # staff see every attestation: exact, live
+        status, note = "exact", "Figures count every attestation, live (you keep the data)."
+        for figure in figures:
+            figure.basis = "exact"
+    else:
+        private = privacy.private_figures(
+            requester=requester,
+            group=privacy.Group(stage, mineral, country),
+            targets=targets,
+            independent_only=independent_only,
+            as_of=as_of,
+        )
+        status, note = private.status, private.note
+        if private.snapshot is not None:
+            info = SectorSnapshotInfo(
+                private.snapshot.taken_on,
+                private.group_size or 0,
+                privacy.EPSILON,
+                privacy.SNAPSHOT_RULE,
+            )
+        for figure, count in zip(figures, private.counts or [], strict=False):
+            if count is None:
+                figure.suppressed = True
+            else:
+                figure.lacking, figure.share = count, share(count, private.group_size or 0)
+                figure.basis, figure.noised = "snapshot", True
+    *shares, any_figure = figures
     return SectorGaps(
         cells=cells,
         as_of=as_of,
@@ -355,8 +382,12 @@ def sector_gaps(
         company_count=n,
         lacking=lacking,
         shares=shares,
-        share_lacking_any=round(any_count / n, 4) if n else 0.0,
-        private_data_counted=private_counted,
+        share_lacking_any=any_figure.share,
+        private_data_counted=status in ("exact", "noised"),
+        lacking_any=any_figure,
+        private_data=status,
+        private_data_note=note,
+        snapshot=info,
     )
 
 

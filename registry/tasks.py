@@ -9,6 +9,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from .privacy import build_snapshot, forget_old_budgets
 from .services import expire_attestations
 
 
@@ -16,3 +17,12 @@ from .services import expire_attestations
 def expire_attestations_task(today: str | None = None) -> int:
     """Mark verified attestations whose validity has ended as expired (runs daily)."""
     return expire_attestations(dt.date.fromisoformat(today) if today else None)
+
+
+@shared_task(name="registry.take_sector_snapshot")
+def take_sector_snapshot_task(on: str | None = None) -> int:
+    """Freeze coverage for the sector figures that count private data (runs weekly), and
+    drop spent budgets; idempotent: one snapshot per date."""
+    snapshot, _ = build_snapshot(dt.date.fromisoformat(on) if on else None)
+    forget_old_budgets()
+    return snapshot.pk

@@ -219,7 +219,17 @@ def test_sector_search_lists_cobalt_refiners_without_verified_labour_coverage(ap
     assert sorted(row["company_name"] for row in data["lacking"]) == [
         f"Refiner {i:02d}" for i in range(2, 6)
     ]
-    assert data["shares"] == [{"cell": "content.labor_rights", "lacking": 4, "share": 0.6667}]
+    assert data["shares"] == [
+        {
+            "cell": "content.labor_rights",
+            "lacking": 4,
+            "share": 0.6667,
+            "visible_lacking": 4,
+            "basis": "visible",
+            "noised": False,
+            "suppressed": False,
+        }
+    ]
 
 
 def test_self_declared_or_member_only_does_not_count_as_independently_verified(api):
@@ -253,25 +263,28 @@ def test_private_attestations_count_in_shares_only_for_groups_of_five_or_more():
     assert small.shares[0].lacking == 4  # the private coverage of two is not revealed
 
 
-def test_private_data_moves_a_share_only_when_it_moves_five_companies_or_more():
-    """Otherwise the visible list minus the share would single companies out."""
+def test_private_data_moves_a_share_only_through_a_snapshot():
+    """Live, the visible list minus the share would single companies out; the rules of the
+    snapshot figures are tested in tests/test_registry_privacy.py."""
+    from registry.privacy import build_snapshot
+
     org = make_org("Logger")
     anonymous = Requester.anonymous()
 
     def search():
         return sector_gaps(cells=["content.labor_rights"], requester=anonymous, stage="refining")
 
-    cobalt_refiners(10, org, private=2)
-    few = search()
-    assert few.company_count == 10
-    assert few.shares[0].lacking == 10 == len(few.lacking)
-    assert not few.private_data_counted
-    cobalt_refiners(3, org, private=3)  # now 5 companies covered only privately
-    enough = search()
-    assert enough.company_count == 13
-    assert enough.private_data_counted
-    assert enough.shares[0].lacking == 8
-    assert len(enough.lacking) == 13  # names only from what the requester may see
+    cobalt_refiners(13, org, private=5)
+    live = search()
+    assert live.company_count == 13
+    assert live.shares[0].lacking == 13 == len(live.lacking)
+    assert not live.private_data_counted
+    assert live.private_data == "no_snapshot"
+    taken, _ = build_snapshot()
+    counted = search()
+    assert counted.snapshot.taken_on == taken.taken_on
+    assert counted.private_data in ("noised", "partly_suppressed", "suppressed")
+    assert len(counted.lacking) == 13  # names only from what the requester may see
 
 
 def test_sector_search_endpoint_equals_the_selector_and_runs_fixed_queries(api):

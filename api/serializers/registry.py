@@ -1,8 +1,9 @@
 from django.db import transaction
-from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import CountryField
+from registry import privacy
 from registry.models import (
     ATTESTATION_INPUT_FIELDS,
     ATTESTATION_MANAGED_FIELDS,
@@ -83,7 +84,7 @@ class CompanySerializer(serializers.ModelSerializer):
     state_owner = CountryField(required=False, allow_blank=True)
     stages = StageField(many=True, required=False)
     identifiers = IdentifierSerializer(many=True, required=False)
-    facility_count = serializers.IntegerField(read_only=True)
+    facility_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = Company
@@ -254,18 +255,35 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
-    by = serializers.CharField(source="by.username", default=None)
+    by = serializers.CharField(source="by.username", default=None, allow_null=True)
 
     class Meta:
         model = StatusChange
         fields = ["from_status", "to_status", "effective", "at", "by", "reason"]
 
 
+class AttestationHistorySerializer(serializers.Serializer):
+    """One recorded version of an attestation (GET .../history/)."""
+
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    visibility = serializers.CharField()
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(allow_null=True)
+    changed_at = serializers.DateTimeField()
+    changed_by = serializers.CharField(allow_null=True)
+    change = serializers.CharField()
+
+
 class AttestationSerializer(serializers.ModelSerializer):
     standard = serializers.CharField(source="standard.code")
     minerals = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
-    submitted_by = serializers.CharField(source="submitted_by.username", default=None)
-    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username", default=None, allow_null=True
+    )
+    reviewed_by = serializers.CharField(
+        source="reviewed_by.username", default=None, allow_null=True
+    )
     evidence = EvidenceSerializer(many=True, read_only=True)
     status_changes = StatusChangeSerializer(many=True, read_only=True)
 
@@ -417,9 +435,30 @@ class CompanyLackSerializer(serializers.Serializer):
 
 
 class CellShareSerializer(serializers.Serializer):
-    cell = serializers.CharField()
+    cell = serializers.CharField(help_text='A cell code, or "any" for the cells together')
     lacking = serializers.IntegerField()
-    share = serializers.FloatField()
+    share = serializers.FloatField(
+        help_text="Of `company_count`, or of `snapshot.company_count` when `basis` is snapshot"
+    )
+    visible_lacking = serializers.IntegerField(
+        help_text="Companies lacking, from the attestations you may see, on `as_of`"
+    )
+    basis = serializers.ChoiceField(
+        choices=["visible", "snapshot", "exact"],
+        help_text="visible: only what you may see; snapshot: every attestation, from the "
+        "snapshot, noised; exact: every attestation, live (staff)",
+    )
+    noised = serializers.BooleanField()
+    suppressed = serializers.BooleanField(
+        help_text="A figure counting private attestations was withheld (too near none or all)"
+    )
+
+
+class SectorSnapshotInfoSerializer(serializers.Serializer):
+    taken_on = serializers.DateField()
+    company_count = serializers.IntegerField(help_text="The group's size in the snapshot")
+    epsilon = serializers.FloatField(help_text="Noise parameter of each figure")
+    rule = serializers.CharField()
 
 
 class SectorGapsSerializer(serializers.Serializer):
@@ -432,3 +471,12 @@ class SectorGapsSerializer(serializers.Serializer):
     share_lacking_any = serializers.FloatField()
     private_data_counted = serializers.BooleanField()
     floor = serializers.IntegerField()
+    lacking_any = CellShareSerializer()
+    private_data = serializers.ChoiceField(
+        choices=privacy.STATUSES,
+        help_text="How figures counting private attestations were given (registry.privacy)",
+    )
+    private_data_note = serializers.CharField()
+    snapshot = SectorSnapshotInfoSerializer(
+        allow_null=True, help_text="Where figures counting private attestations come from"
+    )
