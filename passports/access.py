@@ -44,6 +44,7 @@ def access_by_number() -> dict[int, str]:
 def clear_cache() -> None:
     global _access
     _access = None
+    visible_numbers.cache_clear()
     hidden_paths.cache_clear()
 
 
@@ -51,6 +52,7 @@ def can_see(number: int, roles: frozenset[str]) -> bool:
     return bool(ROLES_FOR_ACCESS[access_by_number()[number]] & roles)
 
 
+@lru_cache(maxsize=64)
 def visible_numbers(roles: frozenset[str]) -> frozenset[int]:
     return frozenset(
         n for n, access in access_by_number().items() if ROLES_FOR_ACCESS[access] & roles
@@ -103,32 +105,228 @@ def project(document: dict, roles: frozenset[str]) -> dict:
     return {aspect: payload for aspect, payload in out.items() if payload}
 
 
-# --- What a tier sees of a passport beyond its document ----------------------------
+# --- Every field beside the document, declared by the attributes it carries -------------
+#
+# A declaration is the attribute numbers a value carries (a tier sees the value only if it
+# sees all of them; () carries none of attributes.csv: an id, a counter, a timestamp, a
+# registry record), a mapping {key: declaration} for a JSON object whose keys carry different
+# attributes (ANY_KEY: every key not named; a key nothing declares is the owner's only), or a
+# function (value, roles) -> value for fields cut by their own rule. tests/test_passports_tiers.py
+# checks that every field of every passport answer is declared here and that no answer holds
+# a value of an attribute its tier may not see.
+#
+# What a tier may not see: a field of an answer is null (every answer keeps the keys its
+# OpenAPI schema declares: one shape for every tier); inside a JSON object (the document,
+# catenax_extra) the key is left out, as `project` leaves out document paths and Catena-X
+# members (a null there would stand where the data model wants a value of its type).
 
 STATUS_ATTRIBUTE = 11  # attributes.csv: Battery status
+ANY_KEY = "<any other key>"
 
-# Facts kept beside the document that reveal an attribute, by the key they are read under
-# (the passport row of passports/selectors.py, a version row): a tier that may not see the
-# attribute gets None. A predecessor says the battery was repurposed or remanufactured,
-# which is its status (the Catena-X export's predecessor link too: `sees_status`); a
-# version's note may name the status.
-PASSPORT_FACTS: dict[str, int] = {
-    "battery_status": STATUS_ATTRIBUTE,
-    "predecessor__internal_id": STATUS_ATTRIBUTE,
+
+def _document(value, roles: frozenset[str]):
+    return project(value, roles) if isinstance(value, dict) else value
+
+
+def _attribute_numbers(value, roles: frozenset[str]):
+    return visible_attributes(value, roles) if isinstance(value, list) else value
+
+
+def _as_is(value, roles: frozenset[str]):
+    """Cut where the rows are chosen (see the declaration's comment)."""
+    return value
+
+
+# The passport row (passports/selectors.py ROW_COLUMNS, by ORM lookup) and the answers' own
+# fields. A predecessor says the battery was repurposed or remanufactured, which is its status
+# (the Catena-X predecessor link too: `sees_status`).
+PASSPORT_FIELDS: dict = {
+    "id": (),
+    "internal_id": (1,),
+    "batterypass_id": (1,),
+    "uuid": (1,),
+    "url": (1,),  # from the internal id
+    "public_page": (1,),
+    "battery_identifier": (2,),
+    "lifecycle": (),  # the passport's own state; drafts reach their owners only
+    "battery_status": (STATUS_ATTRIBUTE,),
+    "predecessor__internal_id": (STATUS_ATTRIBUTE,),
+    "version": (),  # publications are public (Art. 77(5)); what changed is cut per version
+    "revision": (),
+    "updated_at": (),
+    "economic_operator_id": (3,),
+    "battery_model__model_identifier": (2,),
+    "battery_model__category": (9,),
+    "battery_model__chemistry": (31,),
+    "battery_model__manufacturer_id": (4,),
+    "demo": (),
+    "tier": (),
+    "document": _document,
 }
-VERSION_FACTS: dict[str, int] = {"battery_status": STATUS_ATTRIBUTE, "note": STATUS_ATTRIBUTE}
+# A version row; its note may name the status ("Repurposed: continued as ...").
+VERSION_FIELDS: dict = {
+    "number": (),
+    "battery_status": (STATUS_ATTRIBUTE,),
+    "note": (STATUS_ATTRIBUTE,),
+    "created_at": (),
+    "created_by__username": (),
+    "changed_attributes": _attribute_numbers,
+}
+
+
+def event_kind(kind: str, roles: frozenset[str]) -> str:
+    """A status change also published a version, which every tier sees: a tier that may not
+    see the status reads it as one."""
+    if kind == PassportEvent.Kind.STATUS and not sees_status(roles):
+        return PassportEvent.Kind.VERSION
+    return kind
+
+
+EVENT_FIELDS: dict = {
+    "id": (),
+    "passport": (1,),
+    "kind": event_kind,
+    "version": (),
+    "attributes": _attribute_numbers,
+    "at": (),
+}
+# Readings of an attribute the tier may not see are left out whole (selectors.readings_as_seen).
+READING_FIELDS: dict = {
+    "id": (),
+    "attribute.number": _as_is,
+    "attribute.name": _as_is,
+    "value": _as_is,
+    "measured_at": (),
+    "recorded_at": (),
+}
+
+# A battery model's catenax_extra (catenax.EXTRA_FIELDS), by the attribute each fact states.
+# Per-material facts: a location, mass or concentration of a battery material is attribute
+# 33; those of Cd, Hg and Pb are hazardous-substance facts (34); a key that is a CAS number
+# names which material is in the battery, the material identifier of attribute 33.
+_MATERIAL_FACTS: dict = {
+    "documentation": (33,),
+    "renewable": (48,),
+    "recycled": (40, 41, 42, 43, 44, 45, 46, 47),
+    "critical": (32,),
+    "impactOfSubstances": (35,),
+    "concentration": (33,),
+    "materialUnit": (33,),
+    "location": (33,),
+}
+_HEAVY_METAL_FACTS: dict = {**_MATERIAL_FACTS, "concentration": (34,), "materialUnit": (34,)}
+_HEAVY_METAL_FACTS["location"] = (34,)
+_ELEMENTS = {"nickel": "7440-02-0", "lithium": "7439-93-2", "cobalt": "7440-48-4"}
+_HEAVY_METALS = {"lead": "7439-92-1", "cadmium": "7440-43-9", "mercury": "7439-97-6"}
+CATENAX_EXTRA: dict = {
+    "manufacturer_part_id": (2,),
+    "name_at_manufacturer": (2,),
+    "codes": (2,),
+    "data_carrier": (1,),
+    "classification": (9,),
+    "manufacturer_bpnl": (4,),
+    "manufacturing_facility_bpnas": (5,),
+    "economic_operator_bpnl": (3,),
+    "warranty": (8,),
+    "physical_dimensions": (10,),
+    "carbon_footprint_rulebook": (19,),
+    "materials": {
+        "*": _MATERIAL_FACTS,  # the table's own "*": facts of every material
+        **{key: _MATERIAL_FACTS for pair in _ELEMENTS.items() for key in pair},
+        **{key: _HEAVY_METAL_FACTS for pair in _HEAVY_METALS.items() for key in pair},
+        ANY_KEY: (33,),
+    },
+    "cycle_life_test": (79, 67),
+    "idle_temperature_range": (85, 86),
+    "fire_class": (15,),
+    "spare_part_producer_bpnls": (38,),  # keyed by the suppliers' names
+    "purpose": (9,),
+    "expiration_date": (1,),
+    "backup_reference": (1,),
+    "registration_identifier": (1,),
+    "declaration_of_conformity_id": (17,),
+}
+MODEL_FIELDS: dict = {
+    "id": (),
+    "manufacturer": (4,),
+    "model_identifier": (2,),
+    "name": (2,),
+    "category": (9,),
+    "chemistry": (31,),
+    "data": _document,
+    "catenax_extra": CATENAX_EXTRA,
+    # Registry records: each answers at /api/registry/ under its own visibility.
+    "supply_relationships": (),
+    "mined_sources": (),
+    "attestations": (),
+    "created_at": (),
+    "updated_at": (),
+    "demo": (),
+}
+# A model's provenance is derived from the registry's supply chain as the requester may see
+# it there (recycled shares are the public attributes 40-47).
+PROVENANCE_FIELDS: dict = {
+    "minerals": (),
+    "manufacturer_grade": (),
+    "manufacturer_gaps": (),
+    "attestations": (),
+    "rule": (),
+    "mineral": (),
+    "traced": (),
+    "recycled_pre_pct": (40, 41, 42, 43),
+    "recycled_post_pct": (44, 45, 46, 47),
+    "cahra_pct": (),
+    "untraced_pct": (),
+    "mine_country_hhi": (),
+    "mine_country_band": (),
+    "processing_country_hhi": (),
+    "lacking_coverage_pct": (),
+    "minimums": (),
+}
+
+
+def _sees_all(numbers: tuple[int, ...], roles: frozenset[str]) -> bool:
+    return visible_numbers(roles).issuperset(numbers)
+
+
+def shown(value, declaration, roles: frozenset[str]):
+    """`value` as `roles` may see it by its declaration; _GONE when hidden whole."""
+    if isinstance(declaration, tuple):
+        return value if _sees_all(declaration, roles) else _GONE
+    if callable(declaration):
+        return declaration(value, roles)
+    if not isinstance(value, dict):  # not the object declared: the owner's only
+        return value if "owner" in roles else _GONE
+    out = {}
+    for key, item in value.items():
+        inner = declaration.get(key, declaration.get(ANY_KEY))
+        item = _GONE if inner is None and "owner" not in roles else shown(item, inner or (), roles)
+        if item is not _GONE:
+            out[key] = item
+    return out
+
+
+def cut(fields: dict, roles: frozenset[str], declared: dict = PASSPORT_FIELDS) -> dict:
+    """`fields` (a row, an answer) as `roles` may see them: a field hidden whole is None, the
+    inside of a declared object is projected; an undeclared field is the owner's only. The
+    same dict when the tier sees everything."""
+    if "owner" in roles:
+        return fields
+    out = {}
+    for key, value in fields.items():
+        seen = shown(value, declared.get(key), roles) if key in declared else _GONE
+        out[key] = None if seen is _GONE else seen
+    return out
+
+
+def project_extra(extra: dict, roles: frozenset[str]) -> dict:
+    """A battery model's catenax_extra as `roles` may see it."""
+    return extra if "owner" in roles else shown(extra, CATENAX_EXTRA, roles)
 
 
 def sees_status(roles: frozenset[str]) -> bool:
     """The battery status, and what reveals it (the predecessor link), follow attribute 11."""
     return can_see(STATUS_ATTRIBUTE, roles)
-
-
-def cut(facts: dict, roles: frozenset[str], revealing: dict[str, int] = PASSPORT_FACTS) -> dict:
-    """`facts` as `roles` may see them: each revealing key present is None unless the tier
-    sees its attribute. The same dict when nothing is hidden, else a copy."""
-    hidden = [k for k, number in revealing.items() if k in facts and not can_see(number, roles)]
-    return {**facts, **dict.fromkeys(hidden)} if hidden else facts
 
 
 def visible_attributes(numbers, roles: frozenset[str]) -> list[int]:
@@ -140,8 +338,8 @@ def visible_attributes(numbers, roles: frozenset[str]) -> list[int]:
 def event_attributes(kind: str, numbers, roles: frozenset[str]) -> list[int] | None:
     """What a change-feed event shows `roles`; None: the event is not shown at all (a reading
     of an attribute the tier may not see)."""
-    shown = visible_attributes(numbers, roles)
-    return None if kind == PassportEvent.Kind.READING and not shown else shown
+    shown_ = visible_attributes(numbers, roles)
+    return None if kind == PassportEvent.Kind.READING and not shown_ else shown_
 
 
 # The tiers answers name, the widest first.

@@ -11,8 +11,12 @@ def to_batterypass(document: dict) -> dict:
     return {aspect: document[aspect] for aspect in ASPECTS if aspect in document}
 
 
-def to_catenax_document(passport, document: dict, *, sees_status: bool = True) -> dict:
-    """`sees_status`: the predecessor link reveals the battery status (attribute 11)."""
+def to_catenax_document(
+    passport, document: dict, *, sees_status: bool = True, extra: dict | None = None
+) -> dict:
+    """`sees_status`: the predecessor link reveals the battery status (attribute 11).
+    `extra`: the model's catenax_extra as the tier may see it (access.project_extra); the
+    whole of it when not given."""
 
     operator = passport.economic_operator
     context = CatenaXContext(
@@ -25,6 +29,6 @@ def to_catenax_document(passport, document: dict, *, sees_status: bool = True) -
         last_modification=passport.updated_at.date(),
         economic_operator_id=operator.lei or f"registry:{operator.pk}",
         status=passport.lifecycle,
-        extra=passport.battery_model.catenax_extra,
+        extra=passport.battery_model.catenax_extra if extra is None else extra,
     )
     return to_catenax(document, context)

@@ -272,7 +272,7 @@ def as_seen(
 ) -> dict:
     """A passport row as the requester's tier may see it, what the API's serializers answer
     with: the row's columns, with None for facts that reveal an attribute the tier may not
-    see (access.PASSPORT_FACTS); `tier`; and, when asked, `document` cut to the tier. The
+    see (access.PASSPORT_FIELDS); `tier`; and, when asked, `document` cut to the tier. The
     documents the row carries are never passed on as they are."""
     roles = row_roles(requester, row) if roles is None else roles
     seen = access.cut({lookup: row[lookup] for lookup in ROW_COLUMNS}, roles)
@@ -319,10 +319,7 @@ def versions_as_seen(requester: Requester, passport: BatteryPassport) -> list[di
     """Every published version, oldest first, as the tier may see it."""
     roles = roles_for(requester, passport)
     return [
-        {
-            **access.cut(row, roles, access.VERSION_FACTS),
-            "changed_attributes": access.visible_attributes(row["changed_attributes"], roles),
-        }
+        access.cut(row, roles, access.VERSION_FIELDS)
         for row in passport.versions.order_by("number").values(*VERSION_COLUMNS)
     ]
 
@@ -352,18 +349,16 @@ def change_feed(requester: Requester, since: int, limit: int) -> ChangeFeed:
     shown = []
     for event in events:
         roles = roles_for(requester, event.passport)
-        attributes = access.event_attributes(event.kind, event.attributes, roles)
-        if attributes is not None:
-            shown.append(
-                {
-                    "id": event.id,
-                    "passport": event.passport.internal_id,
-                    "kind": event.kind,
-                    "version": event.version,
-                    "attributes": attributes,
-                    "at": event.at,
-                }
-            )
+        if access.event_attributes(event.kind, event.attributes, roles) is not None:
+            row = {
+                "id": event.id,
+                "passport": event.passport.internal_id,
+                "kind": event.kind,
+                "version": event.version,
+                "attributes": event.attributes,
+                "at": event.at,
+            }
+            shown.append(access.cut(row, roles, access.EVENT_FIELDS))
     return ChangeFeed(shown, events[-1].id if events else since, len(events) == limit)
 
 
@@ -374,10 +369,16 @@ def batterypass_export(requester: Requester, passport: BatteryPassport) -> dict:
 
 
 def catenax_export(requester: Requester, passport: BatteryPassport) -> dict:
-    """Catena-X BatteryPass 6.1.0 as the tier may see it (the predecessor link reveals the
-    battery status, so it follows attribute 11)."""
+    """Catena-X BatteryPass 6.1.0 as the tier may see it: the model's extra facts cut like the
+    document (they back-fill material facts), and the predecessor link, which reveals the
+    battery status, following attribute 11."""
     roles, document = passport_view(requester, passport)
-    return exports.to_catenax_document(passport, document, sees_status=access.sees_status(roles))
+    return exports.to_catenax_document(
+        passport,
+        document,
+        sees_status=access.sees_status(roles),
+        extra=access.project_extra(passport.battery_model.catenax_extra, roles),
+    )
 
 
 # --- Supply chain behind a battery model ------------------------------------------

@@ -26,7 +26,7 @@ Sources, in this order of trust:
   its lithium in a compound). Per-material extra facts attach only to materials the document lists
   (the Catena-X slots aside). The rows of ``mapping.MAPPING`` name the extras each leaf reads.
   Extra values are exported whatever the requester's tier, so give ``to_catenax`` only the
-  extra that requester may see.
+  extra that requester may see (``access.project_extra``, as ``selectors.catenax_export`` does).
 
 Units come from the Battery Pass SAMM models (``samm-c:unit`` in the 1.2.0 ``.ttl`` files of
 batterypass/BatteryPassDataModel, commit 4c96de29, the commit the shared schemas come from);
