@@ -1,46 +1,37 @@
+"""The API's permission classes: thin adapters of each app's allow rules
+(registry/permissions.py, passports/permissions.py) to DRF."""
+
 from rest_framework import permissions
 
-from registry.models import Company, Facility, MinedSource, SourceLink, SupplyRelationship
-from registry.services import can_log_attestations
+from passports import permissions as passport_rules
+from registry import permissions as registry_rules
 
 
-class DataKeeperOrReadOnly(permissions.BasePermission):
-    """Anyone reads; staff and compliance officers write registry master data."""
+class RecordOwnerOrStaff(permissions.BasePermission):
+    """Anyone reads; staff and compliance officers add records (they log their suppliers);
+    changing one is for staff and the people of the companies it belongs to, before the
+    change and after it (the viewsets ask again once the change is made)."""
 
-    message = "Only staff and compliance officers may change registry data."
+    message = registry_rules.RECORD_REFUSED
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return True
-        return bool(request.user and request.user.is_authenticated) and (
-            request.user.is_staff or can_log_attestations(request.user)
-        )
-
-
-def company_ids_of(obj) -> set[int]:
-    """The companies a registry record belongs to (whose people may change it)."""
-
-    if isinstance(obj, Company):
-        return {obj.pk}
-    if isinstance(obj, Facility):
-        return {obj.company_id}
-    if isinstance(obj, MinedSource):
-        return {obj.operator_id, *obj.ownerships.values_list("company_id", flat=True)} - {None}
-    if isinstance(obj, SupplyRelationship):
-        return {obj.supplier_id, obj.buyer_id}
-    if isinstance(obj, SourceLink):
-        return {obj.facility.company_id}
-    return set()
-
-
-class RecordOwnerOrStaff(DataKeeperOrReadOnly):
-    """Any compliance officer may add a record (they log their suppliers); changing one is
-    for staff and the people of the companies it belongs to."""
-
-    message = "Only staff or the company's own people may change this record."
+        return registry_rules.can_add_records(request.user)
 
     def has_object_permission(self, request, view, obj):
-        if request.method in permissions.SAFE_METHODS or request.user.is_staff:
+        if request.method in permissions.SAFE_METHODS:
             return True
-        membership = getattr(request.user, "membership", None)
-        return bool(membership and membership.organisation.company_id in company_ids_of(obj))
+        return registry_rules.can_change_record(request.user, obj)
+
+
+class PassportPermission(permissions.IsAuthenticatedOrReadOnly):
+    """Anyone reads (every answer is cut to the tier); a passport is changed by its
+    manufacturer's or economic operator's people (passports.permissions.can_change)."""
+
+    message = passport_rules.CHANGE_REFUSED
+
+    def has_object_permission(self, request, view, obj):
+        return request.method in permissions.SAFE_METHODS or passport_rules.can_change(
+            request.user, obj
+        )

@@ -50,3 +50,18 @@ class MissingReferenceData(DomainError, LookupError):
 
     def __init__(self, message: str, **kwargs):
         super().__init__(f"{message}: run `manage.py load_reference`.", **kwargs)
+
+
+class PreconditionRequired(DomainError):
+    """An update that does not say which state it changes: without it, the last writer
+    would silently win over a change it never saw."""
+
+    status = 428
+    code = "precondition_required"
+
+
+class PreconditionFailed(DomainError):
+    """The If-Match sent is not the record's current ETag: someone changed it since."""
+
+    status = 412
+    code = "precondition_failed"

@@ -9,7 +9,7 @@ import re
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -445,82 +445,6 @@ def passport_import(
     return passport
 
 
-# --- Who may do what -------------------------------------------------------------------
-# The API asks these before it acts; each refusal says why (403, or 400 for a request that
-# can never succeed as asked).
-
-CHANGE_REFUSED = "Only the manufacturer or economic operator may change it."
-
-
-def can_manage(user, manufacturer_id: int, operator_id: int | None = None) -> bool:
-    """Staff, or a compliance officer / reviewer of the manufacturer or economic operator."""
-    if user is None or not user.is_authenticated:
-        return False
-    if user.is_staff:
-        return True
-    membership = getattr(user, "membership", None)
-    return bool(
-        membership
-        and membership.role in ("compliance_officer", "reviewer")
-        and membership.organisation.company_id in (manufacturer_id, operator_id)
-    )
-
-
-def can_change(user, passport: BatteryPassport) -> bool:
-    """Edit, publish, revise a passport and record its readings: its manufacturer's or
-    economic operator's people, and staff."""
-    return can_manage(user, passport.battery_model.manufacturer_id, passport.economic_operator_id)
-
-
-def can_repurpose(user, passport: BatteryPassport, new_operator_id: int) -> bool:
-    """Staff; the passport's own manufacturer or operator; or a second-life operator
-    (a legitimate-interest grant for the manufacturer) acting as the new economic operator."""
-    if can_change(user, passport):
-        return True
-    membership = getattr(user, "membership", None) if user and user.is_authenticated else None
-    if membership is None or membership.organisation.company_id != new_operator_id:
-        return False
-    requester = access.requester_for(user)
-    return "legitimate_interest" in access.roles_for(
-        requester, passport.battery_model.manufacturer_id
-    )
-
-
-def authorize_change(user, passport: BatteryPassport) -> None:
-    if not can_change(user, passport):
-        raise PermissionDenied(CHANGE_REFUSED)
-
-
-def authorize_create(user, battery_model: BatteryModel) -> None:
-    """A passport of a battery model: the model's manufacturer's people, and staff."""
-    if not can_manage(user, battery_model.manufacturer_id):
-        raise PermissionDenied("Only the manufacturer or economic operator may create it.")
-
-
-def authorize_import(user, battery_model: BatteryModel) -> None:
-    """An imported passport is a new passport of the model: as `authorize_create`."""
-    if not can_manage(user, battery_model.manufacturer_id):
-        raise PermissionDenied("Only the manufacturer or economic operator may import it.")
-
-
-def authorize_repurpose(
-    user, passport: BatteryPassport, *, economic_operator, battery_model: BatteryModel | None
-) -> None:
-    """Who may start a successor passport, and with which battery model: the successor's
-    model is the repurposer's own; only the original's owners may keep the original's."""
-    if not can_repurpose(user, passport, economic_operator.pk):
-        raise PermissionDenied("Only the new economic operator (or staff) may repurpose it.")
-    if battery_model is not None and not can_manage(user, battery_model.manufacturer_id):
-        raise PermissionDenied("Name a battery model of your own company.")
-    if battery_model is None and not can_change(user, passport):
-        raise ValidationError(
-            {
-                "battery_model": "A second-life operator names its own battery model "
-                "(the original's stays with its manufacturer)."
-            }
-        )
-
-
 def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     """The predecessor an import names: a passport the importer may see, whose status the
     importer may see too (a successor link reveals it, attribute 11)."""
@@ -530,19 +454,6 @@ def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     if predecessor is None or not access.sees_status(selectors.roles_for(requester, predecessor)):
         raise ValidationError({"predecessor": f"No passport {identifier!r}."})
     return predecessor
-
-
-def authorize_model_create(user, manufacturer) -> None:
-    if not can_manage(user, manufacturer.pk):
-        raise PermissionDenied("Only the manufacturer's people may add its battery models.")
-
-
-def authorize_model_change(user, battery_model: BatteryModel, manufacturer=None) -> None:
-    """A battery model keeps its manufacturer, whose people (and staff) change it."""
-    if manufacturer is not None and manufacturer.pk != battery_model.manufacturer_id:
-        raise ValidationError({"manufacturer": "A battery model keeps its manufacturer."})
-    if not can_manage(user, battery_model.manufacturer_id):
-        raise PermissionDenied("Only the manufacturer's people may change its battery models.")
 
 
 def check_model_data(data: dict) -> None:

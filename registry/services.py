@@ -20,57 +20,26 @@ from django.utils import timezone
 from config.errors import Conflict
 from taxonomy.models import Mineral
 
+from . import evidence_checks
 from .concentration import upstream_edges_cte
 from .models import (
     Attestation,
     Company,
     Evidence,
-    Membership,
     MinedSource,
     MineOwnership,
     StatusChange,
     SupplyRelationship,
 )
+from .permissions import (
+    can_add_evidence,
+    can_edit,
+    can_log_attestations,
+    can_review,
+    membership_of,
+)
 
 Status = Attestation.Status
-
-
-# --- Who may do what -------------------------------------------------------
-
-
-def _membership(user) -> Membership | None:
-    return getattr(user, "membership", None) if user and user.is_authenticated else None
-
-
-def can_log_attestations(user) -> bool:
-    membership = _membership(user)
-    return bool(user and user.is_staff) or bool(
-        membership and membership.role == Membership.Role.COMPLIANCE_OFFICER
-    )
-
-
-def can_edit(user, attestation: Attestation) -> bool:
-    membership = _membership(user)
-    return bool(user and user.is_staff) or bool(
-        membership
-        and membership.organisation_id == attestation.owner_id
-        and membership.role == Membership.Role.COMPLIANCE_OFFICER
-    )
-
-
-def can_review(user, attestation: Attestation) -> bool:
-    """Staff, a reviewer of the logging organisation, or a member of the verifier."""
-    membership = _membership(user)
-    if user and user.is_staff:
-        return True
-    if membership is None:
-        return False
-    if membership.organisation_id == attestation.verifier_id:
-        return membership.role in (Membership.Role.REVIEWER, Membership.Role.COMPLIANCE_OFFICER)
-    return (
-        membership.organisation_id == attestation.owner_id
-        and membership.role == Membership.Role.REVIEWER
-    )
 
 
 # --- Lifecycle -------------------------------------------------------------
@@ -112,7 +81,7 @@ def attestation_create(
     **fields,
 ) -> Attestation:
     """Log an attestation as the user's own organisation; it starts as submitted."""
-    membership = _membership(user)
+    membership = membership_of(user)
     if not can_log_attestations(user):
         raise PermissionDenied("Only compliance officers may log attestations.")
     if membership is not None:
@@ -183,6 +152,8 @@ def attestation_update(
     m2m = {k: changes.pop(k) for k in ("minerals", "facilities", "shared_with") if k in changes}
     for name, value in changes.items():
         setattr(locked, name, value)
+    if not can_edit(user, locked):  # as it would be after: an owner cannot hand it away
+        raise PermissionDenied("An attestation stays with the organisation that logged it.")
     validate_validity(locked.valid_from, locked.valid_until)
     if "facilities" in m2m:
         _check_facilities(locked.company_id, m2m["facilities"])
@@ -369,6 +340,8 @@ def inspect_upload(upload) -> tuple[str, str]:
         )
     upload.seek(0)
     content_type = _evidence_type(upload.name, upload.read(2048))
+    # The whole file, by content: a zip bomb, a PDF that is also HTML, a cut-off image.
+    evidence_checks.check_content(upload, upload.name, PurePath(upload.name).suffix.lower())
     digest = hashlib.sha256()
     upload.seek(0)
     for chunk in upload.chunks():
@@ -379,7 +352,7 @@ def inspect_upload(upload) -> tuple[str, str]:
 
 @transaction.atomic
 def evidence_add(*, attestation: Attestation, user, upload) -> Evidence:
-    if not can_edit(user, attestation) and not can_review(user, attestation):
+    if not can_add_evidence(user, attestation):
         raise PermissionDenied("Only the logging organisation or its reviewers may add evidence.")
     content_type, sha256 = inspect_upload(upload)
     if attestation.evidence.filter(sha256=sha256).exists():

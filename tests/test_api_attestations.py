@@ -173,22 +173,42 @@ def test_a_stale_version_is_refused_so_no_edit_is_lost(api, world):
     assert via_header.status_code == 409
 
 
+def edit(api, aid, data):
+    """A change as a client makes it: with the version it read."""
+    url = f"/api/registry/attestations/{aid}/"
+    return api.patch(url, {**data, "version": api.get(url).json()["version"]}, format="json")
+
+
+def test_an_edit_that_names_no_version_is_428_and_changes_nothing(api, world):
+    aid = create(api, world).json()["id"]
+    url = f"/api/registry/attestations/{aid}/"
+    response = api.patch(url, {"notes": "last writer wins?"}, format="json")
+    assert response.status_code == 428
+    assert "version" in response.json()["detail"]
+    assert api.get(url).json()["notes"] != "last writer wins?"
+
+
+def test_an_owner_cannot_hand_an_attestation_to_another_organisation(api, world):
+    aid = create(api, world).json()["id"]
+    stranger = make_org("Somebody else")
+    response = edit(api, aid, {"owner": stranger.pk})
+    assert response.status_code == 403
+    assert Attestation.objects.get(pk=aid).owner_id != stranger.pk
+
+
 def test_what_was_verified_cannot_be_rewritten(api, world):
     aid = create(api, world).json()["id"]
     move(api, world["reviewer"], aid, "under_review")
     move(api, world["reviewer"], aid, "verified")
     api.force_authenticate(world["officer"])
-    response = api.patch(
-        f"/api/registry/attestations/{aid}/", {"valid_until": "2030-01-01"}, format="json"
-    )
+    response = edit(api, aid, {"valid_until": "2030-01-01"})
     assert response.status_code == 409
-    notes = api.patch(f"/api/registry/attestations/{aid}/", {"notes": "fine"}, format="json")
-    assert notes.status_code == 200
+    assert edit(api, aid, {"notes": "fine"}).status_code == 200
 
 
 def test_every_change_is_kept_with_who_and_when(api, world):
     aid = create(api, world).json()["id"]
-    api.patch(f"/api/registry/attestations/{aid}/", {"notes": "typo fixed"}, format="json")
+    assert edit(api, aid, {"notes": "typo fixed"}).status_code == 200
     move(api, world["reviewer"], aid, "under_review")
     api.force_authenticate(world["officer"])
     history = api.get(f"/api/registry/attestations/{aid}/history/").json()

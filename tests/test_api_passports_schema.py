@@ -16,6 +16,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate as validate_openapi
 
+from config.preconditions import record_etag
 from passports import services
 from registry.reference import load_rules
 
@@ -144,6 +145,12 @@ class Call:
 _serial = itertools.count(1)
 
 
+def if_match(record) -> dict:
+    """The If-Match header of a client that has just read `record`."""
+    record.refresh_from_db()
+    return {"HTTP_IF_MATCH": record_etag(record)}
+
+
 class Setting:
     """What the calls need: a published passport with a reading and a successor, a draft,
     and fresh ones for calls that change them."""
@@ -252,8 +259,12 @@ CALLS = {
         Call(f"{PREFIX}no-such-passport/"),
     ],
     (f"{PREFIX}{{identifier}}/", "PATCH"): lambda s: [
-        Call(f"{PREFIX}{(d := s.fresh_draft()).internal_id}/", {"data": d.data}),
-        Call(f"{PREFIX}{s.fresh_published().internal_id}/", {"data": {}}),
+        Call(
+            f"{PREFIX}{(d := s.fresh_draft()).internal_id}/",
+            {"data": d.data, "revision": d.revision},
+        ),
+        Call(f"{PREFIX}{s.fresh_published().internal_id}/", {"data": {}, "revision": 0}),
+        Call(f"{PREFIX}{s.fresh_draft().internal_id}/", {"data": {}}),  # no revision: 428
     ],
     (f"{PREFIX}{{identifier}}/publish/", "POST"): lambda s: [
         Call(f"{PREFIX}{s.fresh_draft().internal_id}/publish/", {"note": "schema check"}),
@@ -261,8 +272,12 @@ CALLS = {
     ],
     (f"{PREFIX}{{identifier}}/revise/", "POST"): lambda s: [
         Call(
-            f"{PREFIX}{s.fresh_published().internal_id}/revise/",
-            {"data": {"GeneralProductInformation": {"batteryMass": 451.5}}, "note": "re-weighed"},
+            f"{PREFIX}{(p := s.fresh_published()).internal_id}/revise/",
+            {
+                "data": {"GeneralProductInformation": {"batteryMass": 451.5}},
+                "note": "re-weighed",
+                "version": p.version,
+            },
         ),
     ],
     (f"{PREFIX}{{identifier}}/repurpose/", "POST"): lambda s: [
@@ -325,12 +340,14 @@ CALLS = {
     ],
     (f"{PREFIX}models/{{id}}/", "PUT"): lambda s: [
         Call(
-            f"{PREFIX}models/{s.world.model(identifier=s.serial()).pk}/",
+            f"{PREFIX}models/{(m := s.world.model(identifier=s.serial())).pk}/",
             {**s.model_body(), "data": {}},
+            if_match(m),
         ),
     ],
     (f"{PREFIX}models/{{id}}/", "PATCH"): lambda s: [
-        Call(f"{PREFIX}models/{s.model.pk}/", {"name": "Renamed"}),
+        Call(f"{PREFIX}models/{s.model.pk}/", {"name": "Renamed"}, if_match(s.model)),
+        Call(f"{PREFIX}models/{s.model.pk}/", {"name": "No If-Match"}),  # 428
     ],
     (f"{PREFIX}models/{{id}}/provenance/", "GET"): lambda s: [
         Call(f"{PREFIX}models/{s.model.pk}/provenance/")

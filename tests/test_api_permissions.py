@@ -40,18 +40,13 @@ def test_an_officer_adds_companies_but_changes_only_their_own(api):
     other = make_company("Other Co")
     officer = make_user(make_org("Own compliance", company=own), "compliance_officer")
     api.force_authenticate(officer)
-    assert (
-        api.patch(
-            f"/api/registry/companies/{own.pk}/", {"website": "https://own.example"}, format="json"
-        ).status_code
-        == 200
-    )
-    assert (
-        api.patch(
-            f"/api/registry/companies/{other.pk}/", {"legal_name": "Mine now"}, format="json"
-        ).status_code
-        == 403
-    )
+
+    def patch(company, data):
+        url = f"/api/registry/companies/{company.pk}/"
+        return api.patch(url, data, format="json", HTTP_IF_MATCH=api.get(url)["ETag"])
+
+    assert patch(own, {"website": "https://own.example"}).status_code == 200
+    assert patch(other, {"legal_name": "Mine now"}).status_code == 403
     assert (
         api.post(
             "/api/registry/companies/", {"legal_name": "Supplier X", "country": "CD"}, format="json"
@@ -228,12 +223,12 @@ def test_a_battery_model_keeps_its_manufacturer_and_links_only_its_own_supplies(
     model = world.model()
     api.force_authenticate(world.owner)
     other = make_company("Another maker")
-    assert (
-        api.patch(
-            f"/api/passports/models/{model.pk}/", {"manufacturer": other.pk}, format="json"
-        ).status_code
-        == 400
-    )
+    url = f"/api/passports/models/{model.pk}/"
+
+    def patch(data):
+        return api.patch(url, data, format="json", HTTP_IF_MATCH=api.get(url)["ETag"])
+
+    assert patch({"manufacturer": other.pk}).status_code == 400
     from taxonomy.models import Cell, Mineral
 
     foreign = SupplyRelationship.objects.create(
@@ -244,10 +239,7 @@ def test_a_battery_model_keeps_its_manufacturer_and_links_only_its_own_supplies(
         material="intermediate",
         volume_t=1,
     )
-    response = api.patch(
-        f"/api/passports/models/{model.pk}/", {"supply_relationships": [foreign.pk]}, format="json"
-    )
-    assert response.status_code == 400
+    assert patch({"supply_relationships": [foreign.pk]}).status_code == 400
     assert BatteryModel.objects.get(pk=model.pk).manufacturer_id == world.manufacturer.pk
 
 
@@ -390,3 +382,44 @@ def test_an_import_cannot_link_to_a_predecessor_the_importer_may_not_see(api, wo
 
 def test_viewer_without_grants_is_public():
     assert access.is_public(Requester.anonymous())
+
+
+def test_an_organisation_without_a_company_manages_no_manufacturers_passports(api, world):
+    """The defect: `None in (manufacturer, None)` let any company-less organisation in."""
+    model = world.model()
+    for kind in ("ngo", "auditor", "research"):
+        api.force_authenticate(make_user(make_org(f"A {kind}", kind=kind), "compliance_officer"))
+        created = api.post(
+            "/api/passports/",
+            {
+                "battery_model": model.pk,
+                "economic_operator": world.manufacturer.pk,
+                "battery_identifier": f"SN-{kind}",
+                "data": {},
+            },
+            format="json",
+        )
+        assert created.status_code == 403
+        url = f"/api/passports/models/{model.pk}/"
+        tag = api.get(url)["ETag"]
+        changed = api.patch(url, {"catenax_extra": {}}, format="json", HTTP_IF_MATCH=tag)
+        assert changed.status_code == 403
+    assert not model.passports.exists()
+
+
+def test_linking_an_attestation_you_may_not_see_answers_as_one_that_does_not_exist(api, world):
+    model = world.model()
+    hidden = make_attestation(
+        world.manufacturer, "irma", make_org("Someone's auditor"), visibility="private"
+    )
+    api.force_authenticate(world.owner)
+    url = f"/api/passports/models/{model.pk}/"
+
+    def link(pk):
+        tag = api.get(url)["ETag"]
+        response = api.patch(url, {"attestations": [pk]}, format="json", HTTP_IF_MATCH=tag)
+        return response.status_code, json.dumps(response.json()).replace(str(pk), "<id>")
+
+    assert link(hidden.pk) == link(999999)
+    assert link(hidden.pk)[0] == 400
+    assert not model.attestations.exists()

@@ -25,6 +25,9 @@ class TestCompanyAPI(RecordAPITests):
     def create_data(self, company):
         return {"legal_name": "A new supplier", "country": "CD"}
 
+    def handover_data(self, other):
+        return None
+
 
 class TestFacilityAPI(RecordAPITests):
     url = "/api/registry/facilities/"
@@ -49,6 +52,9 @@ class TestFacilityAPI(RecordAPITests):
             "minerals": ["cobalt"],
         }
 
+    def handover_data(self, other):
+        return {"company": other.pk}
+
 
 class TestMineAPI(RecordAPITests):
     url = "/api/registry/mines/"
@@ -70,6 +76,9 @@ class TestMineAPI(RecordAPITests):
             "minerals": ["cobalt"],
             "operator": company.pk,
         }
+
+    def handover_data(self, other):
+        return {"operator": other.pk, "owners": [{"company": other.pk, "share_pct": "100"}]}
 
 
 class TestSupplyRelationshipAPI(RecordAPITests):
@@ -95,6 +104,9 @@ class TestSupplyRelationshipAPI(RecordAPITests):
             "material": "refined_chemical",
             "volume_t": "12.5",
         }
+
+    def handover_data(self, other):
+        return {"supplier": other.pk, "buyer": make_company(stages=("cathode",)).pk}
 
 
 @pytest.mark.django_db

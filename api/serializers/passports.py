@@ -12,12 +12,13 @@ from passports.models import (
     Lifecycle,
     PassportEvent,
 )
-from registry.models import Company
+from registry.models import Attestation, Company
 from registry.querysets import Requester
 
 
 class BatteryModelSerializer(serializers.ModelSerializer):
-    """Model-level passport data, cut to the requester's tier like any passport answer."""
+    """Model-level passport data, every field cut to the requester's tier like any passport
+    answer (access.MODEL_FIELDS)."""
 
     class Meta:
         model = BatteryModel
@@ -40,12 +41,18 @@ class BatteryModelSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
         requester = self.context.get("requester") or Requester.anonymous()
-        data["data"] = access.project(
-            instance.data, access.roles_for(requester, instance.manufacturer_id)
-        )
-        return data
+        roles = access.roles_for(requester, instance.manufacturer_id)
+        return access.cut(super().to_representation(instance), roles, access.MODEL_FIELDS)
+
+    def get_fields(self):
+        # An attestation the requester may not see cannot be linked, and answers exactly
+        # as one that does not exist ("Invalid pk ... object does not exist").
+        fields = super().get_fields()
+        requester = self.context.get("requester") or Requester.anonymous()
+        relation = fields["attestations"].child_relation
+        relation.queryset = Attestation.objects.visible_to(requester)
+        return fields
 
     def validate(self, attrs):
         manufacturer = attrs.get("manufacturer") or getattr(self.instance, "manufacturer", None)

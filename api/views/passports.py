@@ -15,13 +15,17 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticatedOrReadOnly
+from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.mixins import GuardedRecordMixin
+from api.permissions import PassportPermission
 from api.serializers import passports as s
+from config import preconditions
 from passports import access, selectors, services
+from passports import permissions as rules
 from passports.filters import PassportFilterSet
 from passports.models import BatteryModel
 from registry.querysets import Requester
@@ -69,16 +73,6 @@ class PassportCursor(CursorPagination):
     max_page_size = 500
 
 
-class PassportPermission(IsAuthenticatedOrReadOnly):
-    """Anyone reads (every answer is cut to the tier); a passport is changed by its
-    manufacturer's or economic operator's people (services.can_change)."""
-
-    message = services.CHANGE_REFUSED
-
-    def has_object_permission(self, request, view, obj):
-        return request.method in SAFE_METHODS or services.can_change(request.user, obj)
-
-
 def _requester(request) -> Requester:
     """The requester's tier, read once per request (the status filter reads it too)."""
     if not hasattr(request, "_passport_requester"):
@@ -110,6 +104,7 @@ def _detail(request, passport, code=status.HTTP_200_OK) -> Response:
     partial_update=extend_schema(responses={200: s.BatteryModelSerializer, **WRITE, **NOT_FOUND}),
 )
 class BatteryModelViewSet(
+    GuardedRecordMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -148,12 +143,12 @@ class BatteryModelViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        services.authorize_model_create(self.request.user, data["manufacturer"])
+        rules.authorize_model_create(self.request.user, data["manufacturer"])
         services.check_model_data(data.get("data", {}))
         serializer.save()
 
     def perform_update(self, serializer):
-        services.authorize_model_change(
+        rules.authorize_model_change(
             self.request.user, serializer.instance, serializer.validated_data.get("manufacturer")
         )
         services.check_model_data(serializer.validated_data.get("data", {}))
@@ -252,7 +247,7 @@ class PassportViewSet(viewsets.GenericViewSet):
     def create(self, request):
         """A draft passport for one battery."""
         body = _body(s.PassportCreateSerializer, request)
-        services.authorize_create(request.user, body["battery_model"])
+        rules.authorize_create(request.user, body["battery_model"])
         passport = services.passport_create(user=request.user, **body)
         return _detail(request, passport, status.HTTP_201_CREATED)
 
@@ -264,12 +259,13 @@ class PassportViewSet(viewsets.GenericViewSet):
         """Edit a draft's data (published passports are revised into new versions)."""
         passport = self.get_object()
         body = _body(s.PassportDraftSerializer, request)
-        if_match = request.headers.get("If-Match", "").strip('"W/')
         passport = services.passport_update_draft(
             passport=passport,
             user=request.user,
             data=body["data"],
-            expected_revision=body.get("revision", int(if_match) if if_match.isdigit() else None),
+            expected_revision=preconditions.require_counter(
+                request, body.get("revision"), name="revision"
+            ),
         )
         return _detail(request, passport)
 
@@ -298,7 +294,7 @@ class PassportViewSet(viewsets.GenericViewSet):
             data=body["data"],
             user=request.user,
             note=body["note"],
-            expected_version=body.get("version"),
+            expected_version=preconditions.require_counter(request, body.get("version")),
             battery_status=body.get("battery_status"),
         )
         return _detail(request, passport)
@@ -311,7 +307,7 @@ class PassportViewSet(viewsets.GenericViewSet):
         """A new passport for the repurposed or remanufactured battery, linked to this one."""
         passport = self.get_object()
         body = _body(s.RepurposeSerializer, request)
-        services.authorize_repurpose(
+        rules.authorize_repurpose(
             request.user,
             passport,
             economic_operator=body["economic_operator"],
@@ -429,7 +425,7 @@ class PassportImportView(APIView):
         """Import a Battery Pass 1.2.0 document as a draft passport; an invalid document is
         rejected with every schema error listed."""
         body = _body(s.ImportSerializer, request)
-        services.authorize_import(request.user, body["battery_model"])
+        rules.authorize_import(request.user, body["battery_model"])
         predecessor = None
         if body.get("predecessor"):
             predecessor = services.predecessor_for(_requester(request), body["predecessor"])

@@ -8,8 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import query_data
+from api.mixins import GuardedRecordMixin
 from api.permissions import RecordOwnerOrStaff
 from api.serializers import registry as s
+from config import preconditions
 from config.files import download_response
 from registry import selectors, services
 from registry.filters import (
@@ -43,7 +45,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
     search_fields = ["name"]
 
 
-class CompanyViewSet(viewsets.ModelViewSet):
+class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Companies along the chain. `coverage` answers what a company covers and lacks."""
 
     queryset = (
@@ -78,7 +80,7 @@ class CompanyViewSet(viewsets.ModelViewSet):
         return Response(s.CoverageSerializer(coverage).data)
 
 
-class FacilityViewSet(viewsets.ModelViewSet):
+class FacilityViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = Facility.objects.select_related("stage").prefetch_related("minerals")
     serializer_class = s.FacilitySerializer
     filterset_class = FacilityFilterSet
@@ -87,7 +89,7 @@ class FacilityViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
-class MinedSourceViewSet(viewsets.ModelViewSet):
+class MinedSourceViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = MinedSource.objects.prefetch_related(
         "minerals",
         Prefetch("ownerships", queryset=MineOwnership.objects.select_related("company")),
@@ -173,10 +175,7 @@ class AttestationViewSet(
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        version = data.pop("version", None)
-        if_match = request.headers.get("If-Match", "").strip('"W/')
-        if version is None and if_match.isdigit():
-            version = int(if_match)
+        version = preconditions.require_counter(request, data.pop("version", None))
         attestation = services.attestation_update(
             attestation=attestation, user=request.user, expected_version=version, **data
         )
@@ -259,6 +258,7 @@ class AttestationViewSet(
             response["Digest"] = f"sha-256={evidence.sha256}"
         return response
 
+    @extend_schema(responses=s.AttestationHistorySerializer(many=True))
     @action(detail=True, filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
         """Every recorded version of the attestation, newest first, with who and when."""
@@ -286,8 +286,10 @@ class SectorGapsView(APIView):
     def get(self, request):
         """Which companies of a stage, mineral and country lack coverage of the cells
         (e.g. cobalt refiners without independently verified labour-rights coverage).
-        The list uses only what you may see; shares count private data only over groups of
-        at least 5 companies."""
+        The list uses only what you may see; figures that count private attestations come
+        from the latest weekly snapshot on or before `as_of`, noised, for groups of at least
+        5 companies, within a monthly budget per requester (README, "Privacy of private
+        attestations in sector figures")."""
         params = s.SectorQuerySerializer(data=query_data(request, ("cells",)))
         data = params.initial_data
         if "cells" in data:

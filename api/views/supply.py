@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import query_data
+from api.mixins import GuardedRecordMixin
 from api.permissions import RecordOwnerOrStaff
 from api.serializers import supply as s
 from registry import concentration, supply
@@ -19,8 +20,13 @@ from registry.models import (
 from registry.querysets import Requester
 from taxonomy.selectors import resolve_cells
 
+# One relationship or a list of them, in and out.
+REQUEST = {"$ref": "#/components/schemas/SupplyRelationshipRequest"}
+ANSWER = {"$ref": "#/components/schemas/SupplyRelationship"}
+
 
 class SupplyRelationshipViewSet(
+    GuardedRecordMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -56,14 +62,14 @@ class SupplyRelationshipViewSet(
         return super().get_serializer(*args, **kwargs)
 
     @extend_schema(
-        request=s.SupplyRelationshipSerializer(many=True),
-        responses={201: s.SupplyRelationshipSerializer(many=True)},
+        request={"application/json": {"oneOf": [REQUEST, {"type": "array", "items": REQUEST}]}},
+        responses={201: {"oneOf": [ANSWER, {"type": "array", "items": ANSWER}]}},
     )
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
 
-class SourceLinkViewSet(viewsets.ModelViewSet):
+class SourceLinkViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Mine-to-processor flows."""
 
     queryset = SourceLink.objects.select_related("mine", "facility", "mineral").order_by("id")
