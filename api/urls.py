@@ -34,6 +34,7 @@ urlpatterns = [
     path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
     path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
     path("taxonomy/gaps/", taxonomy.LandscapeGapsView.as_view(), name="taxonomy-gaps"),
+    path("taxonomy/changes/", taxonomy.LandscapeChangesView.as_view(), name="taxonomy-changes"),
     path("registry/concentration/", supply.ConcentrationView.as_view(), name="concentration"),
     path(
         "registry/companies/<int:pk>/supply-chain/",

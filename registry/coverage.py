@@ -11,8 +11,10 @@ of its attestations
   its verifier; staff see all);
 - is in scope: it names no minerals or names the mineral asked; it names no facilities or
   names one at the stage asked;
-- is to a standard that covers the cell, itself or through what it incorporates
-  (`taxonomy.selectors.Landscape`).
+- is to a standard in force on that date (its status history; one that has ended or does
+  not apply yet is listed apart with the reason, `NotCounted`), whose version in effect on
+  that date covers the cell, itself or through what it incorporates
+  (`taxonomy.selectors.Landscape`, loaded for the date).
 
 The scorecard, the sector search, the supply trace, the passports' provenance and the
 pages all ask here, in a fixed number of queries whatever the number of companies.
@@ -137,14 +139,38 @@ class Counted:
         return self.type in INDEPENDENT_TYPES
 
 
+@dataclass(frozen=True)
+class NotCounted:
+    """An attestation that would count but for its standard not being in force that day."""
+
+    attestation_id: int
+    standard: str
+    status: str
+    reason: str
+
+
+def not_in_force(attestation_id: int, standard_id: int, landscape: Landscape) -> NotCounted | None:
+    if landscape.in_force(standard_id):
+        return None
+    standard = landscape.standards[standard_id]
+    status = landscape.status_of(standard_id)
+    return NotCounted(attestation_id, standard.code, status.status, status.reason(standard))
+
+
 class CoverageMap:
-    """The counting attestations of many companies, read once; asked per company/stage."""
+    """The counting attestations of many companies, read once; asked per company/stage.
+    Attestations to standards not in force on the landscape's date are kept apart."""
 
     def __init__(self, counted: Iterable[Counted], landscape: Landscape):
         self.landscape = landscape
         self.by_company: dict[int, list[Counted]] = defaultdict(list)
+        self.not_counted: dict[int, list[NotCounted]] = defaultdict(list)
         for item in counted:
-            self.by_company[item.company_id].append(item)
+            apart = not_in_force(item.attestation_id, item.standard_id, landscape)
+            if apart is None:
+                self.by_company[item.company_id].append(item)
+            else:
+                self.not_counted[item.company_id].append(apart)
 
     def attestations(self, company_id: int, stages: Iterable[str | None] = (None,)):
         stages = list(stages)
@@ -172,8 +198,8 @@ def coverage_map(
     landscape: Landscape | None = None,
 ) -> CoverageMap:
     """Which cells each of `companies` covers, for this requester, on this date, for this
-    mineral (and, asked of the map, this stage): two queries, plus three for the landscape
-    unless one is passed in."""
+    mineral (and, asked of the map, this stage): two queries, plus the landscape's of that
+    date unless one is passed in (it should be loaded for `on`)."""
     queryset = attestations_in_scope(
         companies,
         requester=requester,
@@ -187,4 +213,4 @@ def coverage_map(
         Counted(pk, company, standard, kind, stages.get(pk, frozenset()))
         for pk, company, standard, kind in rows
     )
-    return CoverageMap(counted, landscape or load_landscape())
+    return CoverageMap(counted, landscape or load_landscape(on))

@@ -78,7 +78,7 @@ def build_snapshot(
     existing = SectorSnapshot.objects.filter(taken_on=on).first()
     if existing is not None:
         return existing, False
-    landscape = load_landscape()
+    landscape = load_landscape(on)
     everyone = Requester.everyone()
     countries = dict(Company.objects.values_list("pk", "country"))
     stages: dict[int, set[str]] = defaultdict(set)

@@ -20,11 +20,13 @@ from taxonomy.selectors import load_landscape
 from . import privacy
 from .coverage import (
     CellSource,
+    NotCounted,
     applies_to_stage,
     attestations_in_scope,
     cell_sources,
     coverage_map,
     facility_stages,
+    not_in_force,
 )
 from .models import Attestation, Company, Expectation, ExpectationProfile, SupplyRelationship
 from .querysets import Requester
@@ -158,6 +160,9 @@ class CompanyCoverage:
     unclosable: list[str]
     grade: Grade
     gaps_by_dimension: dict[str, list[Gap]] = field(default_factory=dict)
+    # Attestations to standards not in force on `as_of`: shown, with the reason, not counted.
+    not_counted: list[NotCounted] = field(default_factory=list)
+    not_counted_attestations: list[Attestation] = field(default_factory=list)
 
     @property
     def independent_cells(self) -> set[str]:
@@ -179,7 +184,7 @@ def company_coverage(
     """Coverage, gaps, closing standards and grade of one company, as `requester` sees it;
     with `mineral` / `stage`, only what is in scope for them (registry.coverage)."""
     as_of = as_of or dt.date.today()
-    landscape = load_landscape()
+    landscape = load_landscape(as_of)
     cells = _cells()
     stage_codes = [c.code for c in company.stages.all()]
     in_scope = (
@@ -190,7 +195,16 @@ def company_coverage(
         .order_by("standard__short_name", "pk")
     )
     stages = facility_stages(in_scope)
-    attestations = [a for a in in_scope if applies_to_stage(stages.get(a.pk, frozenset()), stage)]
+    attestations, apart, apart_attestations = [], [], []
+    for attestation in in_scope:
+        if not applies_to_stage(stages.get(attestation.pk, frozenset()), stage):
+            continue
+        reason = not_in_force(attestation.pk, attestation.standard_id, landscape)
+        if reason is None:
+            attestations.append(attestation)
+        else:
+            apart.append(reason)
+            apart_attestations.append(attestation)
     covered: dict[str, list[CellSource]] = defaultdict(list)
     declared: dict[str, list[CellSource]] = defaultdict(list)
     for attestation in attestations:
@@ -209,14 +223,14 @@ def company_coverage(
             continue
         closing = sorted(
             s.code
-            for s in landscape.standards.values()
+            for s in landscape.standards_in_force()
             if _satisfied(element, landscape.covered(s.id))
         )
         gaps.append(Gap(element, _satisfied(element, declared), closing))
 
     options = {
         s.code: {g.element.key for g in gaps if _satisfied(g.element, landscape.covered(s.id))}
-        for s in landscape.standards.values()
+        for s in landscape.standards_in_force()
     }
     by_code = landscape.by_code()
     chosen, unclosable = exact_set_cover(
@@ -238,6 +252,8 @@ def company_coverage(
         closing_standards=[by_code[code] for code in chosen],
         unclosable=sorted(unclosable),
         grade=grade_for(round(len(satisfied) / total, 4), round(len(deep) / total, 4)),
+        not_counted=apart,
+        not_counted_attestations=apart_attestations,
     )
     for gap in gaps:
         coverage.gaps_by_dimension.setdefault(gap.element.dimension, []).append(gap)

@@ -4,13 +4,15 @@ Codes are checked in the form fields, so a bad value becomes a form error:
 a 400 naming it in the API, a message on the pages.
 """
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from .models import Cell, Mineral, Standard, StandardKind
+from .models import Cell, Mineral, Standard, StandardKind, StandardStatus
 
 
 class CellCodesField(forms.CharField):
@@ -56,7 +58,26 @@ class CellFilterSet(django_filters.FilterSet):
 
 class StandardFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=StandardKind.choices)
-    binding = django_filters.BooleanFilter()
+    binding = django_filters.BooleanFilter(
+        help_text="Binding when in force: laws bind those in scope only while in force; "
+        "add `in_force_on` (or `status=in_force`) to ask who is bound on a date."
+    )
+    in_force_on = django_filters.DateFilter(
+        method="filter_in_force_on",
+        help_text="Date (YYYY-MM-DD): only standards in force that day (their status history; "
+        "a standard with none recorded counts as in force).",
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=StandardStatus.choices,
+        method="filter_status",
+        help_text="Status on `on` (default today): proposed, adopted (not yet applying), "
+        "in_force, suspended, ended, repealed.",
+    )
+    on = django_filters.DateFilter(
+        method="filter_nothing",
+        help_text="The date `status` is read on, and the `status` field of each result "
+        "(default: `in_force_on`, else today).",
+    )
     jurisdiction = django_filters.CharFilter(lookup_expr="iexact")
     mineral = MineralFilter(
         field_name="minerals",
@@ -91,6 +112,23 @@ class StandardFilterSet(django_filters.FilterSet):
     class Meta:
         model = Standard
         fields = ["kind", "binding", "jurisdiction", "cahra"]
+
+    def status_date(self) -> dt.date:
+        """The date each result's `status` is given for."""
+        data = getattr(self.form, "cleaned_data", None) or {}
+        return data.get("on") or data.get("in_force_on") or dt.date.today()
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset.with_status_on(self.status_date()))
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset
+
+    def filter_in_force_on(self, queryset, name, value):
+        return queryset.in_force_on(value) if value else queryset
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status_on__in=value) if value else queryset
 
     def filter_mineral(self, queryset, name, value):
         return queryset.filter(Q(minerals__code=value) | Q(minerals__isnull=True)).distinct()

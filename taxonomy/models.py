@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django_countries import countries
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
@@ -70,7 +71,29 @@ def validate_jurisdiction(value: str) -> None:
     )
 
 
+def status_on_expression(on):
+    """SQL for a standard's status on a date (StandardStatus.status_on, in one query):
+    the last change on or before `on`; none recorded at all: in force (unknown otherwise);
+    only later ones: not yet proposed."""
+    changes = StandardStatusChange.objects.filter(standard=OuterRef("pk"))
+    latest = changes.filter(on__lte=on).order_by("-on", "-pk").values("status")[:1]
+    return Case(
+        When(~Exists(changes), then=Value(StandardStatus.IN_FORCE)),
+        default=Coalesce(Subquery(latest), Value(NOT_YET)),
+        output_field=models.CharField(),
+    )
+
+
 class StandardQuerySet(models.QuerySet):
+    def with_status_on(self, on) -> StandardQuerySet:
+        """Annotate `status_on`: each standard's status on `on` (no extra query)."""
+        return self.annotate(status_on=status_on_expression(on))
+
+    def in_force_on(self, on) -> StandardQuerySet:
+        return self.alias(_status_in_force_on=status_on_expression(on)).filter(
+            _status_in_force_on=StandardStatus.IN_FORCE
+        )
+
     def with_cell_count(self) -> StandardQuerySet:
         return self.annotate(cell_count=Count("standard_cells", distinct=True))
 
@@ -107,7 +130,10 @@ class Standard(models.Model):
     )
     year = models.PositiveSmallIntegerField()
     url = models.URLField(max_length=500, blank=True)
-    binding = models.BooleanField(help_text="Legally binding on those in scope")
+    binding = models.BooleanField(
+        help_text="Binding when in force: legally binding on those in scope while its status "
+        "history says it is in force (see StandardStatusChange)"
+    )
     summary = models.TextField(blank=True)
 
     # Scope in detail: no minerals means every mineral.
@@ -208,3 +234,109 @@ class StandardLink(models.Model):
     def clean(self) -> None:
         if self.source_id and self.source_id == self.target_id:
             raise ValidationError("A standard cannot link to itself.")
+
+
+# --- The instrument in time -------------------------------------------------
+
+
+class StandardStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    # Adopted, perhaps formally in force, but its obligations do not apply yet.
+    ADOPTED = "adopted", "Adopted, not yet applying"
+    # Applies: binds those in scope (a law) or is open for assessment (a voluntary standard).
+    IN_FORCE = "in_force", "In force"
+    SUSPENDED = "suspended", "Suspended or paused"
+    ENDED = "ended", "Ended"
+    REPEALED = "repealed", "Repealed"
+
+
+# A date before a standard's first recorded change.
+NOT_YET = "not_yet"
+STATUS_LABELS = {**dict(StandardStatus.choices), NOT_YET: "Not yet proposed"}
+
+
+class StandardStatusChange(models.Model):
+    """From `on`, the standard has `status`. A change may repeat the status: a milestone
+    that leaves it where it was (an amendment adopted, a duty suspended)."""
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="status_changes")
+    on = models.DateField()
+    status = models.CharField(max_length=20, choices=StandardStatus.choices)
+    note = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=500, help_text="URL or citation")
+    uncertain = models.CharField(
+        max_length=300, blank=True, help_text="Why the date or fact is not certain; empty: sourced"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["standard_id", "on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["standard", "on", "status"], name="uniq_standard_status_change"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.standard} {self.status} from {self.on}"
+
+
+class StandardVersion(models.Model):
+    """The requirements of a standard in effect from `valid_from` until the next version.
+
+    The `current` version is the text `standards.yaml` describes: its cells, criteria and
+    links are the standard's own (StandardCell, the criteria fields, StandardLink). Other
+    versions hold their own cell set, and criteria or links where they differ."""
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="versions")
+    code = models.SlugField(max_length=40)
+    label = models.CharField(max_length=200)
+    valid_from = models.DateField(null=True, blank=True, help_text="Empty: from the start")
+    current = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    source = models.CharField(max_length=500, blank=True, help_text="URL or citation")
+    uncertain = models.CharField(max_length=300, blank=True)
+    criteria = models.JSONField(
+        default=dict, blank=True, help_text="Criteria that differ: {name: {value, basis}}"
+    )
+    links = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Its links [{target, kind, note}]; empty: the standard's own links",
+    )
+    cells = models.ManyToManyField(Cell, through="VersionCell", related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["standard_id", models.F("valid_from").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(fields=["standard", "code"], name="uniq_standard_version"),
+            models.UniqueConstraint(
+                fields=["standard"], condition=Q(current=True), name="one_current_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.standard} {self.label}"
+
+
+class VersionCell(models.Model):
+    version = models.ForeignKey(
+        StandardVersion, on_delete=models.CASCADE, related_name="version_cells"
+    )
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="+")
+    clause = models.CharField(max_length=200, blank=True)
+    basis = models.CharField(max_length=500, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "cell"], name="uniq_version_cell")
+        ]
+        ordering = ["cell__order"]
+
+    def __str__(self) -> str:
+        return f"{self.version} covers {self.cell.code}"

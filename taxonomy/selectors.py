@@ -7,17 +7,31 @@ hundred cells) and the set logic is done in memory.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Q
 
 from config.errors import InvalidInput
 
 from .cover import exact_set_cover
-from .models import Cell, Dimension, LinkKind, Standard, StandardCell, StandardLink
+from .models import (
+    NOT_YET,
+    STATUS_LABELS,
+    Cell,
+    Dimension,
+    LinkKind,
+    Standard,
+    StandardCell,
+    StandardLink,
+    StandardStatus,
+    StandardStatusChange,
+    StandardVersion,
+    VersionCell,
+)
 
 # Coverage flows through "incorporates" for what a standard requires (content,
 # implementation, application) but not for what it is (participants, scope,
@@ -94,14 +108,92 @@ def incorporation_closure(edges: Iterable[tuple[int, int]]) -> dict[int, set[int
     return closure
 
 
+# --- The instrument in time ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusOn:
+    """A standard's status on a date, and why: the change it comes from."""
+
+    status: str  # a StandardStatus, or NOT_YET before its first recorded change
+    on: dt.date | None
+    change: StandardStatusChange | None = None  # None: no history recorded
+    in_force_from: dt.date | None = None  # the next change to in force, if recorded
+
+    @property
+    def in_force(self) -> bool:
+        return self.status == StandardStatus.IN_FORCE
+
+    @property
+    def recorded(self) -> bool:
+        return self.change is not None or self.status == NOT_YET
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    def reason(self, standard: Standard) -> str:
+        """Why an attestation to this standard does not count on `on` (empty if it does)."""
+        if self.in_force:
+            return ""
+        text = f"{standard.short_name} is not in force on {self.on}: {self.label.lower()}"
+        if self.change is not None:
+            text += f" since {self.change.on}"
+            if self.change.note:
+                text += f" ({self.change.note})"
+        if self.in_force_from:
+            text += f"; in force from {self.in_force_from}"
+        return text + "."
+
+
+def status_on(changes: list[StandardStatusChange], on: dt.date | None) -> StatusOn:
+    """The same rule as `models.status_on_expression`, on changes already read (in date
+    order): no recorded history counts as in force; `on` None means today."""
+    on = on or dt.date.today()
+    if not changes:
+        return StatusOn(StandardStatus.IN_FORCE, on)
+    past = [c for c in changes if c.on <= on]
+    later = [c for c in changes if c.on > on and c.status == StandardStatus.IN_FORCE]
+    next_in_force = later[0].on if later else None
+    if not past:
+        return StatusOn(NOT_YET, on, None, next_in_force)
+    # The latest change, milestone or not: its note says most about why.
+    return StatusOn(past[-1].status, on, past[-1], next_in_force)
+
+
+def version_on(versions: list[StandardVersion], on: dt.date | None) -> StandardVersion | None:
+    """The version in effect on `on` (versions in date order, the first perhaps undated);
+    before the first: the first; `on` None: the current version."""
+    if not versions:
+        return None
+    if on is None:
+        return next((v for v in versions if v.current), versions[-1])
+    chosen = versions[0]
+    for version in versions:
+        if version.valid_from is None or version.valid_from <= on:
+            chosen = version
+    return chosen
+
+
+def version_valid_until(versions: list[StandardVersion], version: StandardVersion):
+    later = [v.valid_from for v in versions if v.valid_from and v is not version]
+    after = [d for d in later if version.valid_from is None or d > version.valid_from]
+    return min(after) - dt.timedelta(days=1) if after else None
+
+
 @dataclass
 class Landscape:
-    """All standards with their own and inherited cells, loaded in 3 queries."""
+    """All standards with their own and inherited cells, loaded in 6 queries. Loaded for a
+    date, each standard's cells and links are those of its version in effect on that date,
+    and `status` says whether it is in force then; loaded without one: current versions."""
 
     standards: dict[int, Standard]
     own: dict[int, set[str]]
     inherited: dict[int, dict[str, list[int]]]  # cell code -> ids it comes from
     cells: list[Cell]
+    on: dt.date | None = None
+    status: dict[int, StatusOn] = field(default_factory=dict)
+    versions: dict[int, StandardVersion | None] = field(default_factory=dict)
 
     def covered(self, standard_id: int, with_inherited: bool = True) -> set[str]:
         cells = set(self.own.get(standard_id, ()))
@@ -112,15 +204,51 @@ class Landscape:
     def by_code(self) -> dict[str, Standard]:
         return {s.code: s for s in self.standards.values()}
 
+    def status_of(self, standard_id: int) -> StatusOn:
+        return self.status.get(standard_id) or StatusOn(StandardStatus.IN_FORCE, self.on)
 
-def load_landscape(standards: Iterable[Standard] | None = None) -> Landscape:
+    def in_force(self, standard_id: int) -> bool:
+        """Without a date every standard counts, as before standards had a history."""
+        return self.on is None or self.status_of(standard_id).in_force
+
+    def standards_in_force(self) -> list[Standard]:
+        return [s for s in self.standards.values() if self.in_force(s.id)]
+
+
+def load_landscape(on: dt.date | None = None) -> Landscape:
     all_standards = {s.id: s for s in Standard.objects.all()}
     own: dict[int, set[str]] = defaultdict(set)
     for standard_id, code in StandardCell.objects.values_list("standard_id", "cell__code"):
         own[standard_id].add(code)
-    edges = StandardLink.objects.filter(kind=LinkKind.INCORPORATES).values_list(
-        "source_id", "target_id"
+    versions_of: dict[int, list[StandardVersion]] = defaultdict(list)
+    for version in StandardVersion.objects.order_by(
+        "standard_id", F("valid_from").asc(nulls_first=True)
+    ):
+        versions_of[version.standard_id].append(version)
+    version_cells: dict[int, set[str]] = defaultdict(set)
+    for version_id, code in VersionCell.objects.values_list("version_id", "cell__code"):
+        version_cells[version_id].add(code)
+    changes: dict[int, list[StandardStatusChange]] = defaultdict(list)
+    for change in StandardStatusChange.objects.order_by("on", "pk"):
+        changes[change.standard_id].append(change)
+    links = list(
+        StandardLink.objects.filter(kind=LinkKind.INCORPORATES).values_list(
+            "source_id", "target_id"
+        )
     )
+    ids = {s.code: s.id for s in all_standards.values()}
+    versions = {sid: version_on(versions_of.get(sid, []), on) for sid in all_standards}
+    edges = [(a, b) for a, b in links if (v := versions[a]) is None or v.links is None]
+    for standard_id, in_force in versions.items():
+        if in_force is None or in_force.current:
+            continue  # the standard's own cells and links are the current version's
+        own[standard_id] = set(version_cells.get(in_force.id, ()))
+        if in_force.links is not None:
+            edges += [
+                (standard_id, ids[link["target"]])
+                for link in in_force.links
+                if link["kind"] == LinkKind.INCORPORATES and link["target"] in ids
+            ]
     inherited: dict[int, dict[str, list[int]]] = {}
     for standard_id, ancestors in incorporation_closure(edges).items():
         gained: dict[str, list[int]] = defaultdict(list)
@@ -130,7 +258,8 @@ def load_landscape(standards: Iterable[Standard] | None = None) -> Landscape:
                     gained[code].append(ancestor)
         inherited[standard_id] = dict(gained)
     cells = list(Cell.objects.select_related("dimension").order_by("dimension__order", "order"))
-    return Landscape(all_standards, dict(own), inherited, cells)
+    status = {sid: status_on(changes.get(sid, []), on) for sid in all_standards} if on else {}
+    return Landscape(all_standards, dict(own), inherited, cells, on, status, versions)
 
 
 # --- One standard's matrix (Figure 2 filled in) ---------------------------
@@ -166,13 +295,17 @@ class MatrixDimension:
         return sum(len(g.cells) for g in self.groups)
 
 
-def standard_matrix(standard: Standard) -> list[MatrixDimension]:
-    """The full matrix for one standard, with clause and basis of each judgement."""
-    landscape = load_landscape()
-    own = {
-        sc.cell_id: sc
-        for sc in StandardCell.objects.filter(standard=standard).only("cell_id", "clause", "basis")
-    }
+def standard_matrix(standard: Standard, on: dt.date | None = None) -> list[MatrixDimension]:
+    """The full matrix for one standard, with clause and basis of each judgement: of its
+    version in effect on `on` (default: its current version)."""
+    landscape = load_landscape(on)
+    version = landscape.versions.get(standard.id)
+    judgements = (
+        StandardCell.objects.filter(standard=standard)
+        if version is None or version.current
+        else VersionCell.objects.filter(version=version)
+    )
+    own = {sc.cell_id: sc for sc in judgements.only("cell_id", "clause", "basis")}
     inherited = landscape.inherited.get(standard.id, {})
     dimensions: dict[int, MatrixDimension] = {}
     for cell in landscape.cells:
@@ -233,8 +366,11 @@ class Comparison:
     overlaps: list[Overlap]
 
 
-def compare_standards(standards: list[Standard], with_inherited: bool = True) -> Comparison:
-    landscape = load_landscape()
+def compare_standards(
+    standards: list[Standard], with_inherited: bool = True, on: dt.date | None = None
+) -> Comparison:
+    """`on`: each standard's version in effect that day (default: current versions)."""
+    landscape = load_landscape(on)
     order = {cell.code: i for i, cell in enumerate(landscape.cells)}
     rows = []
     for cell in landscape.cells:
@@ -262,8 +398,10 @@ def compare_standards(standards: list[Standard], with_inherited: bool = True) ->
     return Comparison(standards, rows, overlaps)
 
 
-def standards_overlap(a: Standard, b: Standard, with_inherited: bool = True) -> Overlap:
-    return compare_standards([a, b], with_inherited).overlaps[0]
+def standards_overlap(
+    a: Standard, b: Standard, with_inherited: bool = True, on: dt.date | None = None
+) -> Overlap:
+    return compare_standards([a, b], with_inherited, on).overlaps[0]
 
 
 # --- Which standards cover a set of cells ---------------------------------
@@ -277,13 +415,14 @@ class CoverageMatch:
 
 
 def standards_covering(
-    cells: list[Cell], match: str = "all", with_inherited: bool = True
+    cells: list[Cell], match: str = "all", with_inherited: bool = True, on: dt.date | None = None
 ) -> list[CoverageMatch]:
-    """Standards covering all (or any) of the cells, best match first."""
-    landscape = load_landscape()
+    """Standards covering all (or any) of the cells, best match first; with `on`, the
+    standards in force that day, by their version then."""
+    landscape = load_landscape(on)
     wanted = [c.code for c in cells]
     out = []
-    for standard in landscape.standards.values():
+    for standard in landscape.standards_in_force():
         covered = landscape.covered(standard.id, with_inherited)
         matched = [code for code in wanted if code in covered]
         if (match == "all" and len(matched) == len(wanted)) or (match == "any" and matched):
@@ -317,9 +456,12 @@ def minimal_cover(
     cells: list[Cell],
     candidates: list[Standard] | None = None,
     with_inherited: bool = True,
+    on: dt.date | None = None,
 ) -> SetCover:
-    landscape = load_landscape()
+    """With `on`: only standards in force that day, by their version then."""
+    landscape = load_landscape(on)
     pool = candidates if candidates is not None else list(landscape.standards.values())
+    pool = [s for s in pool if landscape.in_force(s.id)]
     required = [c.code for c in cells]
     options = {s.code: landscape.covered(s.id, with_inherited) & set(required) for s in pool}
     by_code = {s.code: s for s in pool}
@@ -347,12 +489,18 @@ def uncovered_cells():
     )
 
 
-def standards_with_detail():
-    """Queryset for standard detail views: everything in a fixed number of queries."""
+def standards_with_detail(on: dt.date | None = None):
+    """Queryset for standard detail views: everything in a fixed number of queries, with
+    `status_on` on `on` (default today)."""
     # `.all()` first: django-stubs 5.2 mistypes Prefetch(...) passed to an as_manager()
     # manager's prefetch_related (typeddjango/django-stubs#3263, fixed in 6.0.3).
-    return Standard.objects.all().prefetch_related(
+    return Standard.objects.with_status_on(on or dt.date.today()).prefetch_related(
         "minerals",
+        "status_changes",
+        Prefetch(
+            "versions",
+            queryset=StandardVersion.objects.order_by(F("valid_from").asc(nulls_first=True)),
+        ),
         Prefetch(
             "standard_cells",
             queryset=StandardCell.objects.select_related("cell", "cell__dimension").order_by(
@@ -362,3 +510,69 @@ def standards_with_detail():
         Prefetch("links_out", queryset=StandardLink.objects.select_related("target")),
         Prefetch("links_in", queryset=StandardLink.objects.select_related("source")),
     )
+
+
+# --- What changed in the landscape between two dates ----------------------
+
+
+@dataclass
+class LandscapeChange:
+    on: dt.date
+    standard: Standard
+    kind: str  # "status" or "version"
+    status: str = ""  # for a status change: the status from `on`
+    previous_status: str = ""  # NOT_YET for the first recorded change
+    version: StandardVersion | None = None
+    previous_version: StandardVersion | None = None
+    note: str = ""
+    source: str = ""
+    uncertain: str = ""
+
+    @property
+    def status_changed(self) -> bool:
+        return self.kind == "status" and self.status != self.previous_status
+
+
+def landscape_changes(start: dt.date, end: dt.date) -> list[LandscapeChange]:
+    """Status changes and new versions dated `start`..`end` (both included), in date
+    order, each with its source. Two queries whatever the number of changes."""
+    out: list[LandscapeChange] = []
+    previous: dict[int, str] = {}
+    for change in StandardStatusChange.objects.filter(on__lte=end).select_related("standard"):
+        before = previous.get(change.standard_id, NOT_YET)
+        previous[change.standard_id] = change.status
+        if change.on >= start:
+            out.append(
+                LandscapeChange(
+                    change.on,
+                    change.standard,
+                    "status",
+                    status=change.status,
+                    previous_status=before,
+                    note=change.note,
+                    source=change.source,
+                    uncertain=change.uncertain,
+                )
+            )
+    last: dict[int, StandardVersion] = {}
+    versions = StandardVersion.objects.filter(
+        Q(valid_from__lte=end) | Q(valid_from__isnull=True)
+    ).select_related("standard")
+    for version in versions.order_by("standard_id", F("valid_from").asc(nulls_first=True)):
+        earlier = last.get(version.standard_id)
+        last[version.standard_id] = version
+        if version.valid_from and version.valid_from >= start:
+            out.append(
+                LandscapeChange(
+                    version.valid_from,
+                    version.standard,
+                    "version",
+                    version=version,
+                    previous_version=earlier,
+                    note=version.note,
+                    source=version.source,
+                    uncertain=version.uncertain,
+                )
+            )
+    out.sort(key=lambda c: (c.on, c.standard.short_name.lower(), c.kind))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import jsonschema
 import yaml
@@ -27,9 +28,14 @@ from .models import (
     StandardCell,
     StandardKind,
     StandardLink,
+    StandardStatus,
+    StandardStatusChange,
+    StandardVersion,
+    VersionCell,
 )
 
 STANDARDS_FILE = Path(__file__).resolve().parent / "data" / "standards.yaml"
+TIME_FILE = Path(__file__).resolve().parent / "data" / "instruments_in_time.yaml"
 # What names and places a standard: the same keys in the reference file and on the model.
 IDENTITY_FIELDS = (
     "name",
@@ -184,9 +190,11 @@ class LoadReport:
     links: int
     minerals_report: DatasetReport
     standards_report: DatasetReport
+    time_report: DatasetReport | None = None
 
     def lines(self) -> list[str]:
-        return [*self.minerals_report.lines(), *self.standards_report.lines()]
+        time = self.time_report.lines() if self.time_report else []
+        return [*self.minerals_report.lines(), *self.standards_report.lines(), *time]
 
 
 @transaction.atomic
@@ -357,11 +365,269 @@ def load_standards(path: Path = STANDARDS_FILE) -> LoadReport:
             keep.append(obj.pk)
         StandardLink.objects.filter(source=source).exclude(pk__in=keep).delete()
 
+    standards_report = sync.finish()
+    time_path = Path(path).with_name(TIME_FILE.name)
+    time_report = (
+        load_instruments_in_time(time_path, entries, standards_path=Path(path))
+        if time_path.exists()
+        else None
+    )
     return LoadReport(
         cells=cell_count,
         standards=len(entries),
         standard_cells=sum(len(e["cells"]) for e in document),
         links=sum(len(e.get("links", [])) for e in document),
         minerals_report=minerals_report,
-        standards_report=sync.finish(),
+        standards_report=standards_report,
+        time_report=time_report,
     )
+
+
+# --- The instruments in time (instruments_in_time.yaml) -----------------------
+
+_judgement = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["clause", "basis"],
+    "properties": {"clause": {"type": "string"}, "basis": {"type": "string"}},
+}
+_date = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+TIME_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[a-z0-9-]+$"},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "status": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["date", "status", "source"],
+                    "properties": {
+                        "date": _date,
+                        "status": {"enum": list(StandardStatus.values)},
+                        "note": {"type": "string", "maxLength": 500},
+                        "source": {"type": "string", "minLength": 1, "maxLength": 500},
+                        "uncertain": {"type": "string", "maxLength": 300},
+                    },
+                },
+            },
+            "versions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["code", "label", "source"],
+                    "properties": {
+                        "code": {"type": "string", "pattern": "^[a-z0-9.-]+$", "maxLength": 40},
+                        "label": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "valid_from": _date,
+                        "current": {"type": "boolean"},
+                        "note": {"type": "string"},
+                        "source": {"type": "string", "minLength": 1, "maxLength": 500},
+                        "uncertain": {"type": "string", "maxLength": 300},
+                        "cells": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "add": {
+                                    "type": "object",
+                                    "propertyNames": {"enum": list(ALL_CELL_CODES)},
+                                    "additionalProperties": _judgement,
+                                },
+                                "remove": {
+                                    "type": "array",
+                                    "items": {"enum": list(ALL_CELL_CODES)},
+                                },
+                            },
+                        },
+                        "criteria": {
+                            "type": "object",
+                            "propertyNames": {"enum": list(Standard.CRITERIA)},
+                            "additionalProperties": _criterion,
+                        },
+                        "links": cast(dict, STANDARDS_SCHEMA)["items"]["properties"]["links"],
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _as_date(value) -> str:
+    """YAML reads 2024-07-25 as a date: the schema and the state want the ISO text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _plain_dates(document):
+    for entry in (document or {}).values():
+        for change in entry.get("status", []):
+            change["date"] = _as_date(change["date"])
+        for version in entry.get("versions", []):
+            if "valid_from" in version:
+                version["valid_from"] = _as_date(version["valid_from"])
+    return document or {}
+
+
+def version_cells(entry_cells: dict, version: dict) -> dict[str, dict]:
+    """A non-current version's own cells: the current cells with its differences."""
+    diff = version.get("cells", {})
+    cells = {code: j for code, j in entry_cells.items() if code not in diff.get("remove", [])}
+    cells.update(diff.get("add", {}))
+    return cells
+
+
+def validate_time_document(document, standards: dict[str, dict]) -> None:
+    """Reject the file, listing every problem. `standards`: standards.yaml entries by code."""
+    validator = jsonschema.Draft202012Validator(TIME_SCHEMA)
+    problems = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+    if not problems:
+        for code, entry in document.items():
+            if code not in standards:
+                problems.append(f"{code}: not a standard of standards.yaml")
+                continue
+            dates = [c["date"] for c in entry.get("status", [])]
+            if dates != sorted(dates):
+                problems.append(f"{code}: status changes are not in date order")
+            versions = entry.get("versions", [])
+            if versions and sum(bool(v.get("current")) for v in versions) != 1:
+                problems.append(f"{code}: needs exactly one current version")
+            starts = [v.get("valid_from") for v in versions]
+            if None in starts[1:]:
+                problems.append(f"{code}: only the first version may have no valid_from")
+            dated = [d for d in starts if d]
+            if dated != sorted(dated) or len(set(dated)) != len(dated):
+                problems.append(f"{code}: versions are not in strictly increasing date order")
+            codes = [v["code"] for v in versions]
+            if len(set(codes)) != len(codes):
+                problems.append(f"{code}: duplicate version code")
+            for version in versions:
+                where = f"{code}/{version['code']}"
+                if version.get("current") and {"cells", "criteria", "links"} & set(version):
+                    problems.append(f"{where}: the current version is standards.yaml's entry")
+                    continue
+                cells = version_cells(standards[code]["cells"], version)
+                if len([c for c in cells if c.startswith("scope.")]) != 1:
+                    problems.append(f"{where}: needs exactly one scope cell")
+                if not any(c.startswith("sponsor.") for c in cells):
+                    problems.append(f"{where}: needs at least one sponsor cell")
+                for link in version.get("links", []):
+                    if link["target"] not in standards or link["target"] == code:
+                        problems.append(f"{where}: bad link target {link['target']!r}")
+    if problems:
+        raise ReferenceDataError("instruments_in_time data is invalid:\n  " + "\n  ".join(problems))
+
+
+def _wanted_time_state(code: str, entry: dict, standards: dict[str, dict]) -> dict:
+    versions = []
+    for version in entry.get("versions", []):
+        current = bool(version.get("current"))
+        cells = {} if current else version_cells(standards[code]["cells"], version)
+        versions.append(
+            {
+                "code": version["code"],
+                "label": version["label"],
+                "valid_from": version.get("valid_from"),
+                "current": current,
+                "note": version.get("note", "").strip(),
+                "source": version["source"],
+                "uncertain": version.get("uncertain", ""),
+                "criteria": version.get("criteria", {}),
+                "links": version.get("links"),
+                "cells": {c: [j["clause"], j["basis"]] for c, j in sorted(cells.items())},
+            }
+        )
+    return {
+        "status": [
+            [c["date"], c["status"], c.get("note", ""), c["source"], c.get("uncertain", "")]
+            for c in entry.get("status", [])
+        ],
+        "versions": versions,
+    }
+
+
+def _current_time_state(standard: Standard) -> dict:
+    return {
+        "status": [
+            [c.on.isoformat(), c.status, c.note, c.source, c.uncertain]
+            for c in standard.status_changes.all()
+        ],
+        "versions": [
+            {
+                "code": v.code,
+                "label": v.label,
+                "valid_from": v.valid_from.isoformat() if v.valid_from else None,
+                "current": v.current,
+                "note": v.note,
+                "source": v.source,
+                "uncertain": v.uncertain,
+                "criteria": v.criteria,
+                "links": v.links,
+                "cells": {
+                    vc.cell.code: [vc.clause, vc.basis]
+                    for vc in sorted(v.version_cells.all(), key=lambda vc: vc.cell.code)
+                },
+            }
+            for v in standard.versions.all()
+        ],
+    }
+
+
+def _write_time_state(standard: Standard, state: dict, cells: dict[str, Cell]) -> None:
+    """Replace the standard's status history and versions with the file's (few rows)."""
+    StandardStatusChange.objects.filter(standard=standard).delete()
+    StandardStatusChange.objects.bulk_create(
+        StandardStatusChange(
+            standard=standard, on=on, status=status, note=note, source=source, uncertain=unsure
+        )
+        for on, status, note, source, unsure in state["status"]
+    )
+    StandardVersion.objects.filter(standard=standard).delete()
+    for wanted in state["versions"]:
+        fields = {k: v for k, v in wanted.items() if k != "cells"}
+        version = StandardVersion.objects.create(standard=standard, **fields)
+        VersionCell.objects.bulk_create(
+            VersionCell(version=version, cell=cells[code], clause=clause, basis=basis)
+            for code, (clause, basis) in wanted["cells"].items()
+        )
+
+
+def load_instruments_in_time(
+    path: Path = TIME_FILE, standards: dict | None = None, standards_path: Path = STANDARDS_FILE
+) -> DatasetReport:
+    """Status histories and versions, per version of both files (datasets.tracking): a
+    standard whose history or versions a person edited since they were loaded is left
+    alone. Called by `load_standards` after the standards themselves."""
+    if standards is None:
+        entries = yaml.safe_load(standards_path.read_text(encoding="utf-8"))
+        standards = {entry["code"]: entry for entry in entries}
+    document = _plain_dates(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    validate_time_document(document, standards)
+    cells = {c.code: c for c in Cell.objects.all()}
+    existing = {
+        s.code: s
+        for s in Standard.objects.filter(code__in=list(document)).prefetch_related(
+            "status_changes", "versions__version_cells__cell"
+        )
+    }
+    sync = DatasetSync(
+        "taxonomy.instruments_in_time", file_version(path, standards_path, extra="v1")
+    )
+    for code, entry in document.items():
+        standard = existing.get(code)
+        if standard is None:
+            continue  # a person deleted the standard: nothing to hang its history on
+        wanted = _wanted_time_state(code, entry, standards)
+        current: dict | None = _current_time_state(standard)
+        if current is not None and not current["status"] and not current["versions"]:
+            current = None  # never loaded (or deleted by a person: the sync tells)
+        if sync.decide(code, current, wanted) in (Outcome.ADD, Outcome.UPDATE):
+            _write_time_state(standard, wanted, cells)
+    return sync.finish()

@@ -9,5 +9,6 @@ urlpatterns = [
     path("standards/", views.standard_list, name="standard-list"),
     path("standards/compare/", views.compare, name="compare"),
     path("standards/gaps/", views.landscape_gaps, name="gaps"),
+    path("standards/changes/", views.landscape_changes, name="changes"),
     path("standards/<slug:code>/", views.standard_detail, name="standard-detail"),
 ]

@@ -1,6 +1,8 @@
 """Web pages for people: readable without JavaScript."""
 
-from django.http import Http404
+import datetime as dt
+
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 
 from . import selectors
@@ -18,7 +20,11 @@ def standard_list(request):
         queryset=Standard.objects.with_cell_count().prefetch_related("minerals"),
     )
     valid = not filterset.is_bound or filterset.is_valid()
-    standards = filterset.qs if filterset.is_bound and valid else filterset.queryset
+    standards = (
+        filterset.qs
+        if filterset.is_bound and valid
+        else filterset.queryset.with_status_on(dt.date.today())
+    )
     return render(
         request,
         "taxonomy/standard_list.html",
@@ -27,16 +33,35 @@ def standard_list(request):
     )
 
 
+def _date(value: str | None) -> dt.date | None:
+    """A YYYY-MM-DD query value; ValueError names a bad one."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def standard_detail(request, code):
-    standard = selectors.standards_with_detail().filter(code=code).first()
+    try:
+        on = _date(request.GET.get("on"))
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    standard = selectors.standards_with_detail(on).filter(code=code).first()
     if standard is None:
         raise Http404(f"No standard with code {code!r}.")
+    versions = list(standard.versions.all())
     return render(
         request,
         "taxonomy/standard_detail.html",
         {
             "standard": standard,
-            "matrix": selectors.standard_matrix(standard),
+            "on": on,
+            "status_changes": list(standard.status_changes.all()),
+            "versions": versions,
+            "version": selectors.version_on(versions, on),
+            "matrix": selectors.standard_matrix(standard, on),
             "links_out": list(standard.links_out.all()),
             "links_in": list(standard.links_in.all()),
         },
@@ -85,3 +110,24 @@ def compare(request):
 
 def landscape_gaps(request):
     return render(request, "taxonomy/gaps.html", {"cells": selectors.uncovered_cells()})
+
+
+def landscape_changes(request):
+    """What changed between two dates (default: the last twelve months)."""
+    today = dt.date.today()
+    error, changes = None, []
+    try:
+        start = _date(request.GET.get("from")) or today - dt.timedelta(days=365)
+        end = _date(request.GET.get("to")) or today
+        if start > end:
+            raise ValueError("`to` is before `from`.")
+    except ValueError as exc:
+        error, start, end = str(exc), today - dt.timedelta(days=365), today
+    if error is None:
+        changes = selectors.landscape_changes(start, end)
+    return render(
+        request,
+        "taxonomy/changes.html",
+        {"changes": changes, "start": start, "end": end, "error": error},
+        status=400 if error else 200,
+    )

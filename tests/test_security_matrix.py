@@ -381,6 +381,9 @@ RULES: dict[tuple[str, str], Rule] = {
         f"{API}/taxonomy/set-cover/?cells=content.labor_rights"
     ),
     ("api:taxonomy-gaps", "get"): public_read(f"{API}/taxonomy/gaps/"),
+    ("api:taxonomy-changes", "get"): public_read(
+        f"{API}/taxonomy/changes/?from=2025-01-01&to=2026-12-31"
+    ),
     ("api:dimension-list", "get"): public_read(f"{API}/taxonomy/dimensions/"),
     ("api:dimension-detail", "get"): public_read(f"{API}/taxonomy/dimensions/content/"),
     ("api:cell-list", "get"): public_read(f"{API}/taxonomy/cells/"),
@@ -769,6 +772,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("taxonomy:standard-list", "get"): public_read("/standards/"),
     ("taxonomy:compare", "get"): public_read("/standards/compare/?standards=irma,rmi-rmap"),
     ("taxonomy:gaps", "get"): public_read("/standards/gaps/"),
+    ("taxonomy:changes", "get"): public_read("/standards/changes/?from=2025-01-01&to=2026-12-31"),
     ("taxonomy:standard-detail", "get"): public_read("/standards/irma/"),
     ("registry:company-list", "get"): public_read("/companies/"),
     ("registry:scorecard", "get"): read(

@@ -372,6 +372,13 @@ class GradeSerializer(serializers.Serializer):
     rule = serializers.CharField()
 
 
+class NotCountedSerializer(serializers.Serializer):
+    attestation = serializers.IntegerField(source="attestation_id")
+    standard = serializers.CharField()
+    status = serializers.CharField(help_text="The standard's status on `as_of`")
+    reason = serializers.CharField()
+
+
 class CoverageSerializer(serializers.Serializer):
     company = serializers.IntegerField(source="company.pk")
     company_name = serializers.CharField(source="company.legal_name")
@@ -386,6 +393,11 @@ class CoverageSerializer(serializers.Serializer):
     closing_standards = serializers.SerializerMethodField()
     unclosable = serializers.ListField(child=serializers.CharField())
     grade = GradeSerializer()
+    not_counted = NotCountedSerializer(
+        many=True,
+        help_text="Attestations to standards not in force on `as_of` (ended, not yet "
+        "applying): shown with the reason, counted nowhere",
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_attestations(self, obj):

@@ -2,7 +2,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import CodeListField
-from taxonomy.models import Cell, Dimension, Standard, StandardLink
+from taxonomy.models import STATUS_LABELS, Cell, Dimension, Standard, StandardLink
+from taxonomy.selectors import version_valid_until
 
 
 class CellSerializer(serializers.ModelSerializer):
@@ -47,6 +48,13 @@ class StandardListSerializer(serializers.ModelSerializer):
     universal = serializers.SerializerMethodField()
     cell_count = serializers.SerializerMethodField()
     criteria_met = serializers.IntegerField()
+    binding = serializers.BooleanField(
+        read_only=True, help_text="Binding when in force: see `status` for the date asked"
+    )
+    status = serializers.SerializerMethodField(
+        help_text="Status on the date asked (`on`, else `in_force_on`, else today): proposed, "
+        "adopted, in_force, suspended, ended, repealed, or not_yet (before its first record)"
+    )
 
     class Meta:
         model = Standard
@@ -66,7 +74,11 @@ class StandardListSerializer(serializers.ModelSerializer):
             "cahra",
             "cell_count",
             "criteria_met",
+            "status",
         ]
+
+    def get_status(self, obj) -> str:
+        return getattr(obj, "status_on", "")  # annotated by the queryset: no query per row
 
     # These read the prefetched `standard_cells`: no query per row.
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
@@ -117,7 +129,36 @@ class InheritedCellSerializer(serializers.Serializer):
     via = serializers.ListField(child=serializers.CharField())
 
 
+class StandardStatusChangeSerializer(serializers.Serializer):
+    date = serializers.DateField(source="on")
+    status = serializers.CharField()
+    status_label = serializers.SerializerMethodField()
+    note = serializers.CharField()
+    source = serializers.CharField()
+    uncertain = serializers.CharField()
+
+    def get_status_label(self, obj) -> str:
+        return STATUS_LABELS[obj.status]
+
+
+class StandardVersionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    valid_from = serializers.DateField(allow_null=True)
+    valid_until = serializers.SerializerMethodField()
+    current = serializers.BooleanField(help_text="The version the standard's cells describe")
+    note = serializers.CharField()
+    source = serializers.CharField()
+    uncertain = serializers.CharField()
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_valid_until(self, obj):
+        return version_valid_until(self.context.get("versions", [obj]), obj)
+
+
 class StandardDetailSerializer(StandardListSerializer):
+    status_history = serializers.SerializerMethodField()
+    versions = serializers.SerializerMethodField()
     scope = serializers.SerializerMethodField()
     criteria = serializers.SerializerMethodField()
     cells = serializers.SerializerMethodField()
@@ -134,7 +175,18 @@ class StandardDetailSerializer(StandardListSerializer):
             "inherited_cells",
             "links",
             "sources",
+            "status_history",
+            "versions",
         ]
+
+    @extend_schema_field(StandardStatusChangeSerializer(many=True))
+    def get_status_history(self, obj):
+        return StandardStatusChangeSerializer(obj.status_changes.all(), many=True).data
+
+    @extend_schema_field(StandardVersionSerializer(many=True))
+    def get_versions(self, obj):
+        versions = list(obj.versions.all())
+        return StandardVersionSerializer(versions, many=True, context={"versions": versions}).data
 
     @extend_schema_field(ScopeSerializer)
     def get_scope(self, obj):
@@ -212,9 +264,21 @@ class MatrixDimensionSerializer(serializers.Serializer):
 # --- Questions across standards -------------------------------------------
 
 
+class OnQuerySerializer(serializers.Serializer):
+    on = serializers.DateField(
+        required=False,
+        help_text="As of this date: status then, and the version in effect then (matrix).",
+    )
+
+
 class InheritedParamSerializer(serializers.Serializer):
     inherited = serializers.BooleanField(
         default=True, help_text="Count what a standard incorporates (default true)."
+    )
+    on = serializers.DateField(
+        required=False,
+        help_text="Answer as of this date: each standard's version in effect then, and "
+        "(coverage, set cover) only standards in force then. Default: current versions.",
     )
 
 
@@ -280,3 +344,55 @@ class SetCoverSerializer(serializers.Serializer):
     )
     uncoverable = serializers.ListField(child=serializers.CharField())
     rule = serializers.CharField()
+
+
+# --- Changes over time ----------------------------------------------------
+
+
+class ChangesQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword: the fields are declared here.
+    def get_fields(self):
+        return {
+            "from": serializers.DateField(help_text="First date (included), YYYY-MM-DD"),
+            "to": serializers.DateField(
+                required=False, help_text="Last date (included), default today"
+            ),
+        }
+
+    def validate(self, attrs):
+        import datetime as dt
+
+        attrs.setdefault("to", dt.date.today())
+        if attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": "`to` is before `from`."})
+        return attrs
+
+
+class VersionBriefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class LandscapeChangeSerializer(serializers.Serializer):
+    date = serializers.DateField(source="on")
+    standard = StandardBriefSerializer()
+    kind = serializers.ChoiceField(choices=["status", "version"])
+    status = serializers.CharField(help_text="Status from `date` (status changes)")
+    previous_status = serializers.CharField()
+    status_changed = serializers.BooleanField(
+        help_text="False for a milestone that kept the status (an amendment, a postponement)"
+    )
+    version = VersionBriefSerializer(allow_null=True)
+    previous_version = VersionBriefSerializer(allow_null=True)
+    note = serializers.CharField()
+    source = serializers.CharField(help_text="URL or citation")
+    uncertain = serializers.CharField(help_text="What the sources did not settle; empty: sourced")
+
+
+class LandscapeChangesSerializer(serializers.Serializer):
+    def get_fields(self):
+        return {
+            "from": serializers.DateField(source="from_date"),
+            "to": serializers.DateField(source="to_date"),
+            "changes": LandscapeChangeSerializer(many=True),
+        }

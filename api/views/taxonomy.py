@@ -58,11 +58,18 @@ class StandardViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         if self.action == "list":
+            # `status_on` is annotated by the filterset, for the date asked.
             return Standard.objects.prefetch_related(
                 "minerals",
                 Prefetch("standard_cells", queryset=StandardCell.objects.select_related("cell")),
             )
-        return selectors.standards_with_detail()
+        return selectors.standards_with_detail(self._on())
+
+    def _on(self):
+        """`on` for the detail and the matrix: status and version as of that date."""
+        if "on" not in self.request.query_params:
+            return None
+        return _validated(self.request, s.OnQuerySerializer)["on"]
 
     def get_serializer_class(self):
         return s.StandardDetailSerializer if self.action == "retrieve" else s.StandardListSerializer
@@ -80,14 +87,16 @@ class StandardViewSet(viewsets.ReadOnlyModelViewSet):
             context["landscape"] = selectors.load_landscape()
         return context
 
-    @extend_schema(responses=s.MatrixDimensionSerializer(many=True))
+    @extend_schema(
+        parameters=[s.OnQuerySerializer], responses=s.MatrixDimensionSerializer(many=True)
+    )
     @action(detail=True, filter_backends=[], pagination_class=None)
     def matrix(self, request, code=None):
-        """The standard's matrix laid out like Figure 2 of the CLEE/NRGI report."""
+        """The standard's matrix laid out like Figure 2 of the CLEE/NRGI report: its current
+        version, or with `on` the version in effect that day."""
         standard = self.get_object()
-        return Response(
-            s.MatrixDimensionSerializer(selectors.standard_matrix(standard), many=True).data
-        )
+        matrix = selectors.standard_matrix(standard, self._on())
+        return Response(s.MatrixDimensionSerializer(matrix, many=True).data)
 
 
 def _validated(request, serializer_class, list_fields=()):
@@ -102,7 +111,7 @@ class CompareView(APIView):
         """Standards side by side: for each cell, which cover it; pairwise overlaps."""
         params = _validated(request, s.CompareQuerySerializer, ("standards",))
         standards = selectors.resolve_standards(params["standards"])
-        comparison = selectors.compare_standards(standards, params["inherited"])
+        comparison = selectors.compare_standards(standards, params["inherited"], params.get("on"))
         return Response(s.ComparisonSerializer(comparison).data)
 
 
@@ -112,7 +121,9 @@ class CoverageView(APIView):
         """Which standards cover a given set of cells (all of them, or any)."""
         params = _validated(request, s.CoverageQuerySerializer, ("cells",))
         cells = selectors.resolve_cells(params["cells"])
-        results = selectors.standards_covering(cells, params["match"], params["inherited"])
+        results = selectors.standards_covering(
+            cells, params["match"], params["inherited"], params.get("on")
+        )
         return Response(
             s.CoverageResultSerializer(
                 {
@@ -134,7 +145,7 @@ class SetCoverView(APIView):
         candidates = (
             selectors.resolve_standards(params["candidates"]) if "candidates" in params else None
         )
-        cover = selectors.minimal_cover(cells, candidates, params["inherited"])
+        cover = selectors.minimal_cover(cells, candidates, params["inherited"], params.get("on"))
         return Response(s.SetCoverSerializer(cover).data)
 
 
@@ -143,3 +154,17 @@ class LandscapeGapsView(APIView):
     def get(self, request):
         """Cells that no standard in the registry covers."""
         return Response(s.CellSerializer(selectors.uncovered_cells(), many=True).data)
+
+
+class LandscapeChangesView(APIView):
+    @extend_schema(parameters=[s.ChangesQuerySerializer], responses=s.LandscapeChangesSerializer)
+    def get(self, request):
+        """What changed in the landscape between two dates (both included): status changes
+        and new versions of the standards, each with its source. Two queries."""
+        params = _validated(request, s.ChangesQuerySerializer)
+        changes = selectors.landscape_changes(params["from"], params["to"])
+        return Response(
+            s.LandscapeChangesSerializer(
+                {"from_date": params["from"], "to_date": params["to"], "changes": changes}
+            ).data
+        )
