@@ -26,7 +26,10 @@ class CellCodesField(forms.CharField):
         known = set(Cell.objects.filter(code__in=codes).values_list("code", flat=True))
         unknown = [code for code in codes if code not in known]
         if unknown:
-            raise forms.ValidationError(f"Unknown cell: {', '.join(unknown)}")
+            # Values go in params: django-filter %-formats the message, and a user's "%" broke it.
+            raise forms.ValidationError(
+                "Unknown cell: %(cells)s", params={"cells": ", ".join(unknown)}
+            )
         return codes
 
 
@@ -34,7 +37,7 @@ class MineralCodeField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         if value and not Mineral.objects.filter(code=value).exists():
-            raise forms.ValidationError(f"Unknown mineral: {value}")
+            raise forms.ValidationError("Unknown mineral: %(value)s", params={"value": value})
         return value
 
 

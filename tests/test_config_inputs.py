@@ -319,3 +319,12 @@ def test_evidence_that_is_not_the_whole_plain_file_its_name_says_is_refused(
     assert needle in str(response.json())
     assert name in str(response.json())
     assert Evidence.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["mineral=cobalt%25", "covers=content.x%25d", "mineral=%25s%25"])
+def test_a_percent_sign_in_a_filter_value_is_a_400_naming_the_value(api, query):
+    """Found by schemathesis: a filter's message holding a user's "%" was %-formatted (500)."""
+    response = api.get(f"/api/taxonomy/standards/?{query}")
+    assert response.status_code == 400
+    assert "%" in json.dumps(response.json())
