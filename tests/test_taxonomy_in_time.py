@@ -114,7 +114,22 @@ def test_the_sector_search_ignores_standards_not_in_force_on_the_date():
 
 
 def test_standards_without_a_recorded_history_count_on_every_date():
-    refiner = make_company("OECD Refiner", stages=("refining",))
+    # Every reference instrument has a history now; a scheme someone adds may not.
+    scheme = make_standard(["content.labor_rights"], code="undated-scheme")
+    assert not scheme.status_changes.exists()
+    refiner = make_company("Undated Refiner", stages=("refining",))
+    make_attestation(
+        refiner,
+        scheme.code,
+        make_org(),
+        valid_from="2000-01-01",
+        timeline=[("verified", "2000-02-01")],
+    )
+    assert "content.labor_rights" in company_coverage(refiner, PUBLIC, D("2001-01-01")).covered
+
+
+def test_an_attestation_from_before_an_instrument_existed_does_not_count():
+    refiner = make_company("Early Refiner", stages=("refining",))
     make_attestation(
         refiner,
         "oecd-ddg",
@@ -122,7 +137,7 @@ def test_standards_without_a_recorded_history_count_on_every_date():
         valid_from="2000-01-01",
         timeline=[("verified", "2000-02-01")],
     )
-    assert company_coverage(refiner, PUBLIC, D("2001-01-01")).covered
+    assert not company_coverage(refiner, PUBLIC, D("2001-01-01")).covered
 
 
 # --- The filters -------------------------------------------------------------
