@@ -59,6 +59,16 @@ def file_version(*paths: Path | str, extra: str = "") -> str:
     return digest.hexdigest()
 
 
+# A fingerprint no state hashes to: the record counts as changed by a person.
+EDITED = "edited by a person"
+
+
+def mark_edited(dataset: str, key: str) -> None:
+    """A person changed the record (an approved proposal): reloads leave it alone, even
+    when the change restores the loaded values, until the file itself agrees with it."""
+    LoadedRecord.objects.filter(dataset=dataset, key=key).update(fingerprint=EDITED)
+
+
 @dataclass
 class DatasetReport:
     dataset: str

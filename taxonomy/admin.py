@@ -3,7 +3,15 @@ from django.contrib import admin
 from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Cell, Dimension, Mineral, Standard, StandardCell, StandardLink
+from .models import (
+    Cell,
+    Dimension,
+    Mineral,
+    ReferenceProposal,
+    Standard,
+    StandardCell,
+    StandardLink,
+)
 from .services import IDENTITY_FIELDS, SCOPE_FIELDS
 
 
@@ -142,3 +150,24 @@ class DimensionAdmin(CellAdmin):
 class MineralAdmin(admin.ModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
+
+
+@admin.register(ReferenceProposal)
+class ReferenceProposalAdmin(SimpleHistoryAdmin):
+    """Read-only: proposals are made on the standard's page and decided on the review
+    page (taxonomy.services), where the four-eyes rule and the single transaction hold."""
+
+    list_display = ["pk", "standard", "kind", "status", "proposed_by", "proposed_at", "reviewed_by"]
+    list_filter = ["status", "kind"]
+    search_fields = ["standard__short_name", "standard__code", "reason", "source"]
+    list_select_related = ["standard", "proposed_by", "reviewed_by"]
+    readonly_fields = ["summary"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of who changed what stays

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django_countries import countries
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
@@ -340,3 +342,97 @@ class VersionCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} covers {self.cell.code}"
+
+
+# --- Curation: changes to reference data, proposed and reviewed ---------------------
+
+
+class ProposalKind(models.TextChoices):
+    CELL_SET = "cell_set", "Add a cell or change its clause and basis"
+    CELL_REMOVE = "cell_remove", "Remove a cell"
+    CRITERION = "criterion", "Change a criterion"
+    LINK_SET = "link_set", "Add a link or change its note"
+    LINK_REMOVE = "link_remove", "Remove a link"
+    STATUS_ADD = "status_add", "Add a status change"
+    STATUS_REMOVE = "status_remove", "Remove a status change"
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ReferenceProposal(models.Model):
+    """A change to a standard's reference data, with its source and reason: nothing
+    changes until a second person approves it (taxonomy.services.approve)."""
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="proposals")
+    kind = models.CharField(max_length=20, choices=ProposalKind.choices)
+    payload = models.JSONField(help_text="The change, in the reference file's terms")
+    source = models.CharField(max_length=500, help_text="URL or citation backing the change")
+    reason = models.TextField()
+    # PROTECT: who proposed and who decided a change to public judgements stays known.
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=20, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        constraints = [
+            # The database holds the four-eyes rule too, whatever path writes.
+            models.CheckConstraint(
+                condition=~Q(reviewed_by=models.F("proposed_by")),
+                name="proposal_not_reviewed_by_proposer",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ProposalStatus.PROPOSED, reviewed_at__isnull=True)
+                | Q(
+                    ~Q(status=ProposalStatus.PROPOSED),
+                    reviewed_at__isnull=False,
+                    reviewed_by__isnull=False,
+                ),
+                name="proposal_decided_has_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ProposalStatus.REJECTED) | ~Q(review_note=""),
+                name="proposal_rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.standard}: {self.get_kind_display()} ({self.status})"
+
+    @property
+    def summary(self) -> str:
+        """The change in a line, for pages and the admin."""
+        p = self.payload or {}
+        if self.kind == ProposalKind.CELL_SET:
+            return f"{p.get('cell')}: clause {p.get('clause')!r}, basis {p.get('basis')!r}"
+        if self.kind == ProposalKind.CELL_REMOVE:
+            return f"remove {p.get('cell')}"
+        if self.kind == ProposalKind.CRITERION:
+            value = "yes" if p.get("value") else "no"
+            return f"{p.get('criterion')}: {value} ({p.get('basis')})"
+        if self.kind == ProposalKind.LINK_SET:
+            return f"{p.get('kind')} {p.get('target')}" + (
+                f" ({p['note']})" if p.get("note") else ""
+            )
+        if self.kind == ProposalKind.LINK_REMOVE:
+            return f"remove link: {p.get('kind')} {p.get('target')}"
+        if self.kind == ProposalKind.STATUS_ADD:
+            return f"{p.get('status')} from {p.get('date')}" + (
+                f" ({p['note']})" if p.get("note") else ""
+            )
+        return f"remove status {p.get('status')} from {p.get('date')}"

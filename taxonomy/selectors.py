@@ -16,6 +16,7 @@ from itertools import combinations
 from django.db.models import F, Prefetch, Q
 
 from config.errors import InvalidInput
+from datasets.models import LoadedRecord
 
 from .cover import exact_set_cover
 from .models import (
@@ -24,6 +25,8 @@ from .models import (
     Cell,
     Dimension,
     LinkKind,
+    ProposalStatus,
+    ReferenceProposal,
     Standard,
     StandardCell,
     StandardLink,
@@ -576,3 +579,62 @@ def landscape_changes(start: dt.date, end: dt.date) -> list[LandscapeChange]:
             )
     out.sort(key=lambda c: (c.on, c.standard.short_name.lower(), c.kind))
     return out
+
+
+# --- Curation: who reviewed what, when and why ------------------------------------------
+
+# The reference files a standard's data is loaded from, by dataset (datasets.tracking).
+REFERENCE_FILES = {
+    "taxonomy.standards": "standards.yaml",
+    "taxonomy.instruments_in_time": "instruments_in_time.yaml",
+}
+
+
+@dataclass
+class LastReview:
+    on: dt.datetime
+    by: str = ""  # the reviewer of the approved proposal, if that was last
+    proposal: ReferenceProposal | None = None
+    file: str = ""  # else the reference file whose load it was
+
+
+def reviewer_name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "unknown"
+
+
+def approved_proposals(standard: Standard) -> list[ReferenceProposal]:
+    """The changes a second person approved, newest first, with who proposed and who approved."""
+    return list(
+        standard.proposals.filter(status=ProposalStatus.APPROVED)
+        .select_related("proposed_by", "reviewed_by")
+        .order_by("-reviewed_at", "-pk")
+    )
+
+
+def last_review(standard: Standard, approved: list[ReferenceProposal] | None = None):
+    """The last approved proposal or the last load of a reference file for this
+    instrument, whichever is later (None: neither, e.g. a standard made by hand)."""
+    approved = approved_proposals(standard) if approved is None else approved
+    candidates = [
+        LastReview(p.reviewed_at, reviewer_name(p.reviewed_by), p)
+        for p in approved[:1]
+        if p.reviewed_at is not None  # always set on approval (a constraint)
+    ]
+    loaded = (
+        LoadedRecord.objects.filter(dataset__in=list(REFERENCE_FILES), key=standard.code)
+        .order_by("-loaded_at")
+        .first()
+    )
+    if loaded is not None:
+        candidates.append(LastReview(loaded.loaded_at, file=REFERENCE_FILES[loaded.dataset]))
+    return max(candidates, key=lambda review: review.on, default=None)
+
+
+def proposals_for_review(status: str | None = ProposalStatus.PROPOSED):
+    """The review queue (oldest first, so none waits forever), or the decided ones."""
+    proposals = ReferenceProposal.objects.select_related("standard", "proposed_by", "reviewed_by")
+    if status == ProposalStatus.PROPOSED:
+        return proposals.filter(status=status).order_by("proposed_at", "pk")
+    if status:
+        proposals = proposals.filter(status=status)
+    return proposals.order_by("-proposed_at", "-pk")

@@ -1,20 +1,26 @@
-"""Writes to the taxonomy: syncing the matrix and loading the reference standards."""
+"""Writes to the taxonomy: syncing the matrix, loading the reference standards, and
+changes to them proposed by one person and approved by another."""
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import jsonschema
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from datasets.tracking import (
     DatasetReport,
     DatasetSync,
     Outcome,
     file_version,
+    mark_edited,
     sync_records,
 )
 
@@ -24,6 +30,9 @@ from .models import (
     Dimension,
     LinkKind,
     Mineral,
+    ProposalKind,
+    ProposalStatus,
+    ReferenceProposal,
     Standard,
     StandardCell,
     StandardKind,
@@ -33,6 +42,7 @@ from .models import (
     StandardVersion,
     VersionCell,
 )
+from .permissions import authorize_decision, authorize_propose
 
 STANDARDS_FILE = Path(__file__).resolve().parent / "data" / "standards.yaml"
 TIME_FILE = Path(__file__).resolve().parent / "data" / "instruments_in_time.yaml"
@@ -153,19 +163,27 @@ def validate_standards_document(document) -> None:
         duplicates = {code for code in codes if codes.count(code) > 1}
         problems += [f"duplicate standard code {code!r}" for code in sorted(duplicates)]
         for entry in document:
-            cells = entry["cells"]
-            scope = [c for c in cells if c.startswith("scope.")]
-            if len(scope) != 1:
-                problems.append(f"{entry['code']}: needs exactly one scope cell, has {scope}")
-            if not any(c.startswith("sponsor.") for c in cells):
-                problems.append(f"{entry['code']}: needs at least one sponsor cell")
-            for link in entry.get("links", []):
-                if link["target"] not in codes:
-                    problems.append(f"{entry['code']}: link to unknown standard {link['target']!r}")
-                if link["target"] == entry["code"]:
-                    problems.append(f"{entry['code']}: links to itself")
+            problems += entry_problems(entry, set(codes))
     if problems:
         raise ReferenceDataError("standards reference data is invalid:\n  " + "\n  ".join(problems))
+
+
+def entry_problems(entry: dict, codes: set[str]) -> list[str]:
+    """The rules one standard's cells and links keep beyond the schema (the file's and a
+    proposal's alike). `codes`: the standards a link may point to."""
+    problems = []
+    cells = entry["cells"]
+    scope = [c for c in cells if c.startswith("scope.")]
+    if len(scope) != 1:
+        problems.append(f"{entry['code']}: needs exactly one scope cell, has {scope}")
+    if not any(c.startswith("sponsor.") for c in cells):
+        problems.append(f"{entry['code']}: needs at least one sponsor cell")
+    for link in entry.get("links", []):
+        if link["target"] not in codes:
+            problems.append(f"{entry['code']}: link to unknown standard {link['target']!r}")
+        if link["target"] == entry["code"]:
+            problems.append(f"{entry['code']}: links to itself")
+    return problems
 
 
 def _upsert(model, lookup: dict, values: dict):
@@ -631,3 +649,269 @@ def load_instruments_in_time(
         if sync.decide(code, current, wanted) in (Outcome.ADD, Outcome.UPDATE):
             _write_time_state(standard, wanted, cells)
     return sync.finish()
+
+
+# --- Curation: proposals, reviewed by a second person -----------------------------------
+
+# Which loaded dataset a kind of change edits: an approved change is a person's edit there.
+STANDARDS_DATASET = "taxonomy.standards"
+TIME_DATASET = "taxonomy.instruments_in_time"
+_STATUS_KINDS = (ProposalKind.STATUS_ADD, ProposalKind.STATUS_REMOVE)
+
+
+def _object(required: list[str], properties: dict) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+
+
+def _limited(schema: dict, **limits: int) -> dict:
+    """A loader schema with the database's length limits (the file leaves some open)."""
+    schema = copy.deepcopy(schema)
+    for name, limit in limits.items():
+        schema["properties"][name]["maxLength"] = limit
+    return schema
+
+
+_cell = {"enum": list(ALL_CELL_CODES)}
+_link_item = cast(dict, STANDARDS_SCHEMA)["items"]["properties"]["links"]["items"]
+_status_item = cast(dict, TIME_SCHEMA)["additionalProperties"]["properties"]["status"]["items"]
+
+# Each kind of change in the reference files' own terms, checked by the files' schemas.
+PROPOSAL_SCHEMAS: dict[str, dict] = {
+    ProposalKind.CELL_SET: _limited(
+        _object(
+            ["cell", "clause", "basis"],
+            # A reviewed judgement says why: the basis may not be empty.
+            {
+                "cell": _cell,
+                "clause": {"type": "string"},
+                "basis": {"type": "string", "minLength": 1},
+            },
+        ),
+        clause=200,
+        basis=500,
+    ),
+    ProposalKind.CELL_REMOVE: _object(["cell"], {"cell": _cell}),
+    ProposalKind.CRITERION: _limited(
+        _object(
+            ["criterion", "value", "basis"],
+            {
+                "criterion": {"enum": list(Standard.CRITERIA)},
+                **cast(dict, _criterion)["properties"],
+            },
+        ),
+        basis=300,
+    ),
+    ProposalKind.LINK_SET: _limited(_link_item, note=300),
+    ProposalKind.LINK_REMOVE: _object(["target", "kind"], _link_item["properties"]),
+    ProposalKind.STATUS_ADD: _status_item,
+    ProposalKind.STATUS_REMOVE: _object(
+        ["date", "status"], {"date": _date, "status": _status_item["properties"]["status"]}
+    ),
+}
+
+
+def _with_detail(standard: Standard) -> Standard:
+    return Standard.objects.prefetch_related(
+        "minerals", "standard_cells__cell", "links_out__target", "status_changes"
+    ).get(pk=standard.pk)
+
+
+def _proposal_entry(standard: Standard) -> dict:
+    """The standard's cells and links as `entry_problems` reads a file entry."""
+    state = _current_state(standard)
+    return {
+        "code": standard.code,
+        "cells": dict(state["cells"]),
+        "links": [{"target": t, "kind": k, "note": n} for t, k, n in state["links"]],
+    }
+
+
+def proposal_problems(standard: Standard, kind: str, payload) -> list[str]:
+    """What is wrong with a change to `standard` as it stands now: the file's schema and
+    rules, and a change that changes nothing or removes what is not there."""
+    if kind not in PROPOSAL_SCHEMAS:
+        return [f"{kind!r} is not a kind of change"]
+    validator = jsonschema.Draft202012Validator(PROPOSAL_SCHEMAS[kind])
+    problems = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or 'change'}: {error.message}"
+        for error in validator.iter_errors(payload)
+    ]
+    if problems:
+        return problems
+    standard = _with_detail(standard)
+    before = _proposal_entry(standard)
+    after = copy.deepcopy(before)
+    cells, links = after["cells"], {(x["target"], x["kind"]): x for x in after["links"]}
+    p = payload
+    if kind in (ProposalKind.CELL_SET, ProposalKind.CRITERION) and not p["basis"].strip():
+        problems.append("basis: say why (not only spaces)")
+    if kind == ProposalKind.CELL_SET:
+        if cells.get(p["cell"]) == [p["clause"], p["basis"]]:
+            problems.append(f"{p['cell']}: already has this clause and basis")
+        cells[p["cell"]] = [p["clause"], p["basis"]]
+    elif kind == ProposalKind.CELL_REMOVE:
+        if cells.pop(p["cell"], None) is None:
+            problems.append(f"{p['cell']}: the standard does not cover it")
+    elif kind == ProposalKind.CRITERION:
+        name = p["criterion"]
+        now = (getattr(standard, name), getattr(standard, f"{name}_basis"))
+        if now == (p["value"], p["basis"].strip()):
+            problems.append(f"{name}: already has this value and basis")
+    elif kind == ProposalKind.LINK_SET:
+        key = (p["target"], p["kind"])
+        if key in links and links[key]["note"] == p.get("note", ""):
+            problems.append(f"{p['kind']} {p['target']}: already linked with this note")
+        links[key] = {"target": p["target"], "kind": p["kind"], "note": p.get("note", "")}
+    elif kind == ProposalKind.LINK_REMOVE:
+        if links.pop((p["target"], p["kind"]), None) is None:
+            problems.append(f"{p['kind']} {p['target']}: no such link")
+    else:
+        try:
+            on = dt.date.fromisoformat(p["date"])
+        except ValueError:
+            return [f"date: {p['date']!r} is not a date"]
+        exists = standard.status_changes.filter(on=on, status=p["status"]).exists()
+        if kind == ProposalKind.STATUS_ADD and exists:
+            problems.append(f"{p['status']} from {p['date']}: already recorded")
+        if kind == ProposalKind.STATUS_REMOVE and not exists:
+            problems.append(f"{p['status']} from {p['date']}: no such status change")
+    after["links"] = list(links.values())
+    # The file's rules, as far as this change breaks them (a hand-made standard may
+    # already break one: that does not block an unrelated change).
+    codes = set(Standard.objects.values_list("code", flat=True))
+    already = set(entry_problems(before, codes))
+    problems += [x for x in entry_problems(after, codes) if x not in already]
+    return problems
+
+
+def _tagged(obj, user, why: str):
+    """Who and why on the history row the save or delete writes (django-simple-history)."""
+    obj._history_user = user
+    obj._change_reason = why[:100]  # the history's change_reason column holds 100
+    return obj
+
+
+def propose(
+    user, standard: Standard, kind: str, payload: dict, source: str, reason: str
+) -> ReferenceProposal:
+    """Record a proposed change; nothing in the reference data changes until approval."""
+    authorize_propose(user)
+    source, reason = (source or "").strip(), (reason or "").strip()
+    if kind == ProposalKind.STATUS_ADD and isinstance(payload, dict) and "source" not in payload:
+        payload = {**payload, "source": source}  # a status change cites the proposal's source
+    problems = [] if source else ["source: say where the change comes from"]
+    problems += [] if reason else ["reason: say why the change is right"]
+    if len(source) > 500:
+        problems.append("source: at most 500 characters")
+    problems += proposal_problems(standard, kind, payload)
+    if problems:
+        raise ValidationError(problems)
+    proposal = ReferenceProposal(
+        standard=standard,
+        kind=kind,
+        payload=payload,
+        source=source,
+        reason=reason,
+        proposed_by=user,
+    )
+    _tagged(proposal, user, "proposed").save()
+    return proposal
+
+
+def _locked_undecided(user, proposal_id: int) -> ReferenceProposal:
+    proposal = (
+        ReferenceProposal.objects.select_for_update()
+        .select_related("standard", "proposed_by")
+        .get(pk=proposal_id)
+    )
+    authorize_decision(user, proposal)
+    if proposal.status != ProposalStatus.PROPOSED:
+        raise ValidationError(f"Proposal #{proposal.pk} was already {proposal.status}.")
+    return proposal
+
+
+def _apply(proposal: ReferenceProposal, user) -> None:
+    standard, p = proposal.standard, proposal.payload
+    why = f"proposal #{proposal.pk}: {proposal.reason}"
+    kind = proposal.kind
+    if kind == ProposalKind.CELL_SET:
+        judgement = StandardCell.objects.filter(
+            standard=standard, cell__code=p["cell"]
+        ).first() or StandardCell(standard=standard, cell=Cell.objects.get(code=p["cell"]))
+        judgement.clause, judgement.basis = p["clause"], p["basis"]
+        _tagged(judgement, user, why).save()
+    elif kind == ProposalKind.CELL_REMOVE:
+        judgement = StandardCell.objects.get(standard=standard, cell__code=p["cell"])
+        _tagged(judgement, user, why).delete()
+    elif kind == ProposalKind.CRITERION:
+        name = p["criterion"]
+        setattr(standard, name, p["value"])
+        setattr(standard, f"{name}_basis", p["basis"].strip())
+        _tagged(standard, user, why).save(update_fields=[name, f"{name}_basis"])
+    elif kind == ProposalKind.LINK_SET:
+        link = StandardLink.objects.filter(
+            source=standard, target__code=p["target"], kind=p["kind"]
+        ).first() or StandardLink(
+            source=standard, target=Standard.objects.get(code=p["target"]), kind=p["kind"]
+        )
+        link.note = p.get("note", "")
+        _tagged(link, user, why).save()
+    elif kind == ProposalKind.LINK_REMOVE:
+        link = StandardLink.objects.get(source=standard, target__code=p["target"], kind=p["kind"])
+        _tagged(link, user, why).delete()
+    elif kind == ProposalKind.STATUS_ADD:
+        change = StandardStatusChange(
+            standard=standard,
+            on=dt.date.fromisoformat(p["date"]),
+            status=p["status"],
+            note=p.get("note", ""),
+            source=p["source"],
+            uncertain=p.get("uncertain", ""),
+        )
+        _tagged(change, user, why).save()
+    else:
+        removed = StandardStatusChange.objects.get(
+            standard=standard, on=p["date"], status=p["status"]
+        )
+        _tagged(removed, user, why).delete()
+    # Count it as a person's edit, so no reload of the file undoes it (datasets.tracking).
+    mark_edited(TIME_DATASET if kind in _STATUS_KINDS else STANDARDS_DATASET, standard.code)
+
+
+@transaction.atomic
+def approve(user, proposal_id: int, note: str = "") -> ReferenceProposal:
+    """A second person approves: the change applies in this transaction, with the
+    proposal, or not at all (it is checked again against the standard as it is now)."""
+    proposal = _locked_undecided(user, proposal_id)
+    # One decision at a time per standard: the rules are checked on what is there now.
+    Standard.objects.select_for_update().filter(pk=proposal.standard_id).first()
+    problems = proposal_problems(proposal.standard, proposal.kind, proposal.payload)
+    if problems:
+        raise ValidationError(
+            [f"Proposal #{proposal.pk} no longer applies to the standard as it is:", *problems]
+        )
+    _apply(proposal, user)
+    proposal.status = ProposalStatus.APPROVED
+    proposal.reviewed_by, proposal.reviewed_at = user, timezone.now()
+    proposal.review_note = (note or "").strip()
+    _tagged(proposal, user, "approved").save()
+    return proposal
+
+
+@transaction.atomic
+def reject(user, proposal_id: int, note: str) -> ReferenceProposal:
+    """A second person rejects, saying why; the reference data is left as it is."""
+    proposal = _locked_undecided(user, proposal_id)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError("Say why the proposal is rejected.")
+    proposal.status = ProposalStatus.REJECTED
+    proposal.reviewed_by, proposal.reviewed_at = user, timezone.now()
+    proposal.review_note = note
+    _tagged(proposal, user, "rejected").save()
+    return proposal

@@ -2,12 +2,18 @@
 
 import datetime as dt
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from . import selectors
+from . import permissions, selectors, services
 from .filters import StandardFilterSet
-from .models import Standard, StandardKind
+from .forms import ProposalForm
+from .models import ProposalStatus, ReferenceProposal, Standard, StandardKind
 
 
 def home(request):
@@ -48,10 +54,16 @@ def standard_detail(request, code):
         on = _date(request.GET.get("on"))
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
+    return _render_detail(request, code, on)
+
+
+def _render_detail(request, code, on, form=None, status=200):
     standard = selectors.standards_with_detail(on).filter(code=code).first()
     if standard is None:
         raise Http404(f"No standard with code {code!r}.")
     versions = list(standard.versions.all())
+    approved = selectors.approved_proposals(standard)
+    can_propose = permissions.can_propose(request.user)
     return render(
         request,
         "taxonomy/standard_detail.html",
@@ -64,8 +76,95 @@ def standard_detail(request, code):
             "matrix": selectors.standard_matrix(standard, on),
             "links_out": list(standard.links_out.all()),
             "links_in": list(standard.links_in.all()),
+            "approved": approved,
+            "last_review": selectors.last_review(standard, approved),
+            "pending": standard.proposals.filter(status=ProposalStatus.PROPOSED).count(),
+            "can_review": permissions.can_review_proposals(request.user),
+            "form": form or (ProposalForm(standard=standard) if can_propose else None),
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def standard_propose(request, code):
+    standard = get_object_or_404(Standard, code=code)
+    if not permissions.can_propose(request.user):
+        raise PermissionDenied(permissions.PROPOSE_REFUSED)
+    form = ProposalForm(request.POST, standard=standard)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            proposal = services.propose(
+                request.user,
+                standard,
+                data["kind"],
+                data["payload"],
+                data["source"],
+                data["reason"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Proposal #{proposal.pk} is waiting for a reviewer.")
+            return redirect(reverse("taxonomy:standard-detail", args=[code]) + "#curation")
+    return _render_detail(request, code, None, form, status=400)
+
+
+# --- Review of proposals: staff and reviewers; to anyone else the pages do not exist ---
+
+
+def _reviewers_only(request) -> None:
+    if not permissions.can_review_proposals(request.user):
+        raise Http404
+
+
+def _render_proposals(request, error=None, status=200):
+    shown = request.GET.get("status", ProposalStatus.PROPOSED)
+    if shown not in (*ProposalStatus.values, "all"):
+        shown = ProposalStatus.PROPOSED
+    proposals = list(selectors.proposals_for_review(None if shown == "all" else shown)[:200])
+    for proposal in proposals:
+        proposal.decidable = permissions.can_decide(request.user, proposal)
+    return render(
+        request,
+        "taxonomy/proposals.html",
+        {
+            "proposals": proposals,
+            "shown": shown,
+            "statuses": [*ProposalStatus.choices, ("all", "All")],
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def proposal_list(request):
+    _reviewers_only(request)
+    return _render_proposals(request)
+
+
+@require_POST
+def proposal_approve(request, pk):
+    return _decide(request, pk, services.approve, "approved")
+
+
+@require_POST
+def proposal_reject(request, pk):
+    return _decide(request, pk, services.reject, "rejected")
+
+
+def _decide(request, pk, decide, done):
+    _reviewers_only(request)
+    get_object_or_404(ReferenceProposal, pk=pk)
+    try:
+        proposal = decide(request.user, pk, request.POST.get("note", ""))
+    except ValidationError as error:
+        # The standard changed since, or it was decided meanwhile: say so, change nothing.
+        return _render_proposals(request, error=" ".join(error.messages), status=409)
+    messages.success(request, f"Proposal #{proposal.pk} {done}.")
+    return redirect("taxonomy:proposals")
 
 
 def compare(request):

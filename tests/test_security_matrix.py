@@ -11,6 +11,7 @@ exist. The expectations are written here from the product's rules, not read from
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,7 +36,8 @@ from registry.models import (
 from registry.models import Rule as RegistryRule
 from registry.production import load_production
 from registry.reference import load_rules
-from taxonomy.models import Cell, Mineral
+from taxonomy.models import Cell, Mineral, Standard
+from taxonomy.services import propose
 
 from .factories import make_attestation, make_company, make_org, make_user
 from .passport_fixtures import World, full_document
@@ -85,6 +87,10 @@ MAKER_PASSPORTS = STAFF | {"maker_officer", "maker_reviewer"}  # its models and 
 SUPPLIER = STAFF | {"supplier_officer"}
 MAKER_MEMBERS = STAFF | {"maker_officer", "maker_reviewer", "maker_viewer"}
 SUPPLIER_MEMBERS = STAFF | {"supplier_officer", "supplier_viewer"}
+# Reference data: officers and reviewers of any organisation propose; staff and reviewers
+# decide (never their own proposal: the proposals tried here are the maker officer's).
+PROPOSERS = OFFICERS | {"maker_reviewer"}
+REVIEWERS = STAFF | {"maker_reviewer"}
 PAGE_REFUSED = (302,)  # to the login page
 
 
@@ -206,6 +212,18 @@ class Scene:
 
     def published(self):
         return self.world.passport(serial=f"SN-{next(self.serials)}")
+
+    def proposal(self):
+        """A proposed change to the reference data, by the maker's officer."""
+        on = dt.date(2030, 1, 1) + dt.timedelta(days=next(self.serials))
+        return propose(
+            self.users["maker_officer"],
+            Standard.objects.get(code="irma"),
+            "status_add",
+            {"date": on.isoformat(), "status": "in_force", "note": "matrix"},
+            "matrix source",
+            "matrix reason",
+        )
 
     def token_of(self, role):
         return issue_token(user=self.users[role], name=f"t{next(self.serials)}").token
@@ -774,6 +792,47 @@ RULES: dict[tuple[str, str], Rule] = {
     ("taxonomy:gaps", "get"): public_read("/standards/gaps/"),
     ("taxonomy:changes", "get"): public_read("/standards/changes/?from=2025-01-01&to=2026-12-31"),
     ("taxonomy:standard-detail", "get"): public_read("/standards/irma/"),
+    # --- reference data curation: proposed by members, decided by a second person ------
+    ("taxonomy:standard-propose", "post"): _one(
+        "irma",
+        lambda s: Standard.objects.get(code="irma"),
+        lambda s, std: Call(
+            "post",
+            f"/standards/{std.code}/propose/",
+            {
+                "kind": "status_add",
+                "date": "2031-01-01",
+                "status": "ended",
+                "source": "matrix",
+                "reason": "matrix",
+            },
+            multipart=True,
+        ),
+        PROPOSERS,
+    ),
+    ("taxonomy:proposals", "get"): _one(
+        "-", _none, lambda s, o: Call("get", "/standards/proposals/"), REVIEWERS
+    ),
+    ("taxonomy:proposal-approve", "post"): _one(
+        "proposal",
+        lambda s: s.proposal(),
+        lambda s, p: Call("post", f"/standards/proposals/{p.pk}/approve/", {}, multipart=True),
+        REVIEWERS,
+        hidden={"proposal": EVERYONE - REVIEWERS},
+        missing=lambda s: Call("post", "/standards/proposals/999999/approve/", {}, multipart=True),
+    ),
+    ("taxonomy:proposal-reject", "post"): _one(
+        "proposal",
+        lambda s: s.proposal(),
+        lambda s, p: Call(
+            "post", f"/standards/proposals/{p.pk}/reject/", {"note": "matrix"}, multipart=True
+        ),
+        REVIEWERS,
+        hidden={"proposal": EVERYONE - REVIEWERS},
+        missing=lambda s: Call(
+            "post", "/standards/proposals/999999/reject/", {"note": "matrix"}, multipart=True
+        ),
+    ),
     ("registry:company-list", "get"): public_read("/companies/"),
     ("registry:scorecard", "get"): read(
         lambda c: f"/companies/{c.pk}/", {"maker": lambda s: s.maker}, {"maker": EVERYONE}
@@ -847,7 +906,12 @@ def _imported(scene):
 
 SKIPPED_NAMESPACES = {"admin"}  # the admin is staff's own site, with Django's permissions
 UNSAFE = {"post", "put", "patch", "delete"}
-POST_ONLY_PAGES = {"accounts:token-revoke"}
+POST_ONLY_PAGES = {
+    "accounts:token-revoke",
+    "taxonomy:standard-propose",
+    "taxonomy:proposal-approve",
+    "taxonomy:proposal-reject",
+}
 
 
 def served() -> set[tuple[str, str]]:
@@ -954,5 +1018,6 @@ def _text(response, url: str = "", other: str = "") -> str:
     text = (getattr(response, "content", b"") or b"")[:200].decode(errors="replace")
     for mine, theirs in zip(url.split("/"), other.split("/"), strict=False):
         if mine != theirs and mine:
-            text = text.replace(mine, "<id>")
+            # Whole words only: id 1 is not the "1" of a page's <h1>.
+            text = re.sub(rf"(?<![\w-]){re.escape(mine)}(?![\w-])", "<id>", text)
     return text
