@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
+from registry.admin import QuietLabelsMixin
 from registry.services import Conflict
 
 from . import services
@@ -41,12 +43,12 @@ class PassportAttributeAdmin(admin.ModelAdmin):
 
 
 @admin.register(BatteryModel)
-class BatteryModelAdmin(SimpleHistoryAdmin):
+class BatteryModelAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["name", "model_identifier", "manufacturer", "category", "chemistry"]
+    list_select_related = ["manufacturer"]
     list_filter = ["category", "chemistry"]
     search_fields = ["name", "model_identifier", "manufacturer__legal_name"]
-    autocomplete_fields = ["manufacturer"]
-    filter_horizontal = ["supply_relationships", "mined_sources", "attestations"]
+    autocomplete_fields = ["manufacturer", "supply_relationships", "mined_sources", "attestations"]
 
 
 class VersionInline(admin.TabularInline):
@@ -57,16 +59,37 @@ class VersionInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
 
+READINGS_SHOWN = 50
+
+
+class LatestReadingsFormSet(BaseInlineFormSet):
+    """A battery's latest readings only: a battery management system reports thousands."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            latest = super().get_queryset().order_by("-measured_at", "-id")
+            self._queryset = latest[:READINGS_SHOWN]
+        return self._queryset
+
+
 class ReadingInline(admin.TabularInline):
     model = DynamicReading
+    formset = LatestReadingsFormSet
+    verbose_name_plural = f"Dynamic readings (latest {READINGS_SHOWN})"
     fields = ["attribute", "value", "measured_at", "recorded_at", "recorded_by"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("attribute", "recorded_by")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -83,7 +106,7 @@ def publish(modeladmin, request, queryset):
 
 
 @admin.register(BatteryPassport)
-class BatteryPassportAdmin(admin.ModelAdmin):
+class BatteryPassportAdmin(QuietLabelsMixin, admin.ModelAdmin):
     list_display = [
         "internal_id",
         "battery_identifier",
@@ -94,6 +117,7 @@ class BatteryPassportAdmin(admin.ModelAdmin):
         "version",
         "updated_at",
     ]
+    list_select_related = ["battery_model", "economic_operator"]
     list_filter = ["lifecycle", "battery_status", "battery_model__category"]
     search_fields = ["internal_id", "batterypass_id", "battery_identifier"]
     autocomplete_fields = ["battery_model", "economic_operator", "predecessor"]
@@ -153,6 +177,8 @@ class BatteryPassportAdmin(admin.ModelAdmin):
 @admin.register(PassportVersion)
 class PassportVersionAdmin(admin.ModelAdmin):
     list_display = ["passport", "number", "battery_status", "created_at", "created_by"]
+    list_select_related = ["passport", "created_by"]
+    search_fields = ["passport__internal_id"]
     readonly_fields = [
         "passport",
         "number",
@@ -175,7 +201,7 @@ class PassportVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(SimpleHistoryAdmin):
+class AccessGrantAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = [
         "organisation",
         "tier",
@@ -185,14 +211,18 @@ class AccessGrantAdmin(SimpleHistoryAdmin):
         "valid_until",
         "revoked",
     ]
+    list_select_related = ["organisation", "manufacturer"]
     list_filter = ["tier", "purpose", "revoked"]
-    autocomplete_fields = ["organisation", "manufacturer"]
+    search_fields = ["organisation__name", "manufacturer__legal_name", "note"]
+    autocomplete_fields = ["organisation", "manufacturer", "granted_by"]
 
 
 @admin.register(PassportEvent)
 class PassportEventAdmin(admin.ModelAdmin):
     list_display = ["id", "passport", "kind", "version", "at"]
+    list_select_related = ["passport"]
     list_filter = ["kind"]
+    search_fields = ["passport__internal_id"]
 
     def has_add_permission(self, request):
         return False

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.files import download_response
+from taxonomy.models import Cell
 
 from . import services
 from .models import (
@@ -36,23 +37,97 @@ from .models import (
 # Written by the create service as plain arguments (owner and the m2m go apart).
 ATTESTATION_SCALAR_INPUT = set(ATTESTATION_INPUT_FIELDS) - set(ATTESTATION_M2M_FIELDS) - {"owner"}
 
+# The related rows each model's __str__ reads: a label shown in a widget, a list column or
+# an autocomplete answer joins them instead of reading them row by row.
+LABEL_RELATED: dict[type, tuple[str, ...]] = {
+    Facility: ("company",),
+    Attestation: ("company", "standard"),
+    SupplyRelationship: ("supplier", "buyer"),
+    MineOwnership: ("company", "mine"),
+    SourceLink: ("mine", "facility__company"),
+    Membership: ("user", "organisation"),
+    Cell: ("dimension",),
+}
+
+
+def label_queryset(model, queryset=None):
+    """`queryset` (or all of `model`) joined to what the model's labels read."""
+    queryset = model._default_manager.all() if queryset is None else queryset
+    related = LABEL_RELATED.get(model)
+    return queryset.select_related(*related) if related else queryset
+
+
+class QuietLabelsMixin:
+    """Form fields whose choices are labelled by a __str__ reading a related row get a
+    queryset joined to that row: an autocomplete widget renders its selected values
+    without a query each. Mixed into model admins and inlines."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs and db_field.related_model in LABEL_RELATED:
+            kwargs["queryset"] = label_queryset(
+                db_field.related_model, self.get_field_queryset(None, db_field, request)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs and db_field.related_model in LABEL_RELATED:
+            kwargs["queryset"] = label_queryset(
+                db_field.related_model, self.get_field_queryset(None, db_field, request)
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class CellListFilter(admin.RelatedFieldListFilter):
+    """A filter by taxonomy cell whose labels (dimension / cell) take one query."""
+
+    def field_choices(self, field, request, model_admin):
+        cells = label_queryset(Cell).complex_filter(field.get_limit_choices_to())
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            cells = cells.order_by(*ordering)
+        return [(cell.pk, str(cell)) for cell in cells]
+
+
+class LabelledAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
+    """The admin of a model others point at: its own rows (changelist, autocomplete
+    answers) come joined to what their labels read."""
+
+    def get_queryset(self, request):
+        queryset = label_queryset(self.model, super().get_queryset(request))
+        # The changelist adds list_select_related only to a queryset without any: add it.
+        if isinstance(self.list_select_related, (list, tuple)):
+            queryset = queryset.select_related(*self.list_select_related)
+        return queryset
+
 
 class CompanyIdentifierInline(admin.TabularInline):
     model = CompanyIdentifier
     extra = 0
 
 
-class FacilityInline(admin.TabularInline):
+class FacilityInline(QuietLabelsMixin, admin.TabularInline):
     model = Facility
     fields = ["name", "kind", "country", "stage", "feedstock"]
     extra = 0
     show_change_link = True
 
+    def get_queryset(self, request):
+        # Each row is titled with its label, which names the company.
+        return label_queryset(Facility, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "stage" and field is not None:
+            # The few stage cells, read once for the formset instead of once a row.
+            field.choices = list(field.choices)
+        return field
+
 
 @admin.register(Company)
-class CompanyAdmin(SimpleHistoryAdmin):
+class CompanyAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["legal_name", "country", "lei", "state_owner", "parent"]
-    list_filter = ["stages", "country"]
+    list_select_related = ["parent"]
+    list_filter = [("stages", CellListFilter), "country"]
     search_fields = ["legal_name", "aliases", "lei", "identifiers__value"]
     filter_horizontal = ["stages"]
     autocomplete_fields = ["parent"]
@@ -60,8 +135,9 @@ class CompanyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Facility)
-class FacilityAdmin(SimpleHistoryAdmin):
+class FacilityAdmin(LabelledAdmin):
     list_display = ["name", "company", "kind", "country", "stage", "feedstock"]
+    list_select_related = ["company", "stage__dimension"]
     list_filter = ["kind", "feedstock", "country", "minerals"]
     search_fields = ["name", "company__legal_name", "region"]
     autocomplete_fields = ["company"]
@@ -82,7 +158,7 @@ class OwnershipFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError(exc.message_dict["owners"]) from exc
 
 
-class MineOwnershipInline(admin.TabularInline):
+class MineOwnershipInline(QuietLabelsMixin, admin.TabularInline):
     model = MineOwnership
     formset = OwnershipFormSet
     autocomplete_fields = ["company"]
@@ -90,8 +166,9 @@ class MineOwnershipInline(admin.TabularInline):
 
 
 @admin.register(MinedSource)
-class MinedSourceAdmin(SimpleHistoryAdmin):
+class MinedSourceAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["name", "country", "method", "cahra", "operator"]
+    list_select_related = ["operator"]
     list_filter = ["method", "cahra", "country", "minerals"]
     search_fields = ["name", "region", "operator__legal_name"]
     autocomplete_fields = ["operator"]
@@ -139,6 +216,9 @@ class EvidenceInline(admin.TabularInline):
     extra = 1
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
     def has_change_permission(self, request, obj=None):
         return False  # evidence is immutable once uploaded
 
@@ -149,6 +229,9 @@ class StatusChangeInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("by")
 
     def has_add_permission(self, request, obj=None):
         return False  # statuses change through the actions, which check the lifecycle
@@ -178,7 +261,7 @@ def _transition_action(target: str, label: str):
 
 
 @admin.register(Attestation)
-class AttestationAdmin(SimpleHistoryAdmin):
+class AttestationAdmin(LabelledAdmin):
     list_display = [
         "company",
         "standard",
@@ -189,10 +272,12 @@ class AttestationAdmin(SimpleHistoryAdmin):
         "visibility",
         "owner",
     ]
-    list_filter = ["status", "type", "visibility", "standard", "owner"]
-    search_fields = ["company__legal_name", "standard__short_name", "reference"]
-    autocomplete_fields = ["company", "standard", "verifier", "owner"]
-    filter_horizontal = ["minerals", "facilities", "shared_with"]
+    list_select_related = ["company", "standard", "owner"]
+    # No filter by owner (thousands of organisations): search finds them.
+    list_filter = ["status", "type", "visibility", "valid_from", "standard"]
+    search_fields = ["company__legal_name", "standard__short_name", "reference", "owner__name"]
+    autocomplete_fields = ["company", "standard", "verifier", "owner", "facilities", "shared_with"]
+    filter_horizontal = ["minerals"]
     readonly_fields = list(ATTESTATION_MANAGED_FIELDS)
     inlines = [EvidenceInline, StatusChangeInline]
     actions = [
@@ -272,15 +357,16 @@ class AttestationAdmin(SimpleHistoryAdmin):
                     )
 
 
-class ExpectationInline(admin.StackedInline):
+class ExpectationInline(QuietLabelsMixin, admin.StackedInline):
     model = Expectation
     filter_horizontal = ["cells"]
     extra = 0
 
 
 @admin.register(ExpectationProfile)
-class ExpectationProfileAdmin(SimpleHistoryAdmin):
+class ExpectationProfileAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["code", "name", "stage", "include_own_stages"]
+    list_select_related = ["stage__dimension"]
     inlines = [ExpectationInline]
 
 
@@ -289,10 +375,14 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
     extra = 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "company"]
+    list_select_related = ["company"]
     list_filter = ["kind"]
     search_fields = ["name"]
     autocomplete_fields = ["company"]
@@ -311,7 +401,7 @@ class SupplyRelationshipForm(forms.ModelForm):
 
 
 @admin.register(SupplyRelationship)
-class SupplyRelationshipAdmin(SimpleHistoryAdmin):
+class SupplyRelationshipAdmin(LabelledAdmin):
     form = SupplyRelationshipForm
     list_display = [
         "supplier",
@@ -324,14 +414,16 @@ class SupplyRelationshipAdmin(SimpleHistoryAdmin):
         "period_start",
         "period_end",
     ]
-    list_filter = ["mineral", "stage", "material"]
+    list_select_related = ["supplier", "buyer", "mineral", "stage__dimension"]
+    list_filter = ["mineral", ("stage", CellListFilter), "material"]
     search_fields = ["supplier__legal_name", "buyer__legal_name", "note"]
     autocomplete_fields = ["supplier", "buyer", "supplier_facility", "buyer_facility"]
 
 
 @admin.register(SourceLink)
-class SourceLinkAdmin(SimpleHistoryAdmin):
+class SourceLinkAdmin(LabelledAdmin):
     list_display = ["mine", "facility", "mineral", "volume_t", "period_start", "period_end"]
+    list_select_related = ["mine", "facility__company", "mineral"]
     list_filter = ["mineral"]
     search_fields = ["mine__name", "facility__name"]
     autocomplete_fields = ["mine", "facility"]

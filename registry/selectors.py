@@ -317,7 +317,7 @@ def sector_companies(
         companies = companies.filter(facilities__minerals__code=mineral)
     if country:
         companies = companies.filter(country=country)
-    return companies.distinct().order_by("legal_name")
+    return companies.distinct().order_by("legal_name", "pk")
 
 
 def sector_gaps(

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django_countries import countries
 
+from config.pagination import page_of
 from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
@@ -40,20 +41,26 @@ class AsOfForm(forms.Form):
         ]
 
 
+COMPANY_PAGE_SIZE = 50
+
+
 def company_list(request):
-    companies = companies_with_detail().order_by("legal_name")
+    # legal_name then the primary key: a stable order, pages do not overlap or skip.
+    companies = companies_with_detail().order_by("legal_name", "pk")
     stage = request.GET.get("stage")
     if stage:
         companies = companies.filter(stages__code=f"application.{stage}")
-    companies = list(companies)
+    page, query = page_of(request, companies, COMPANY_PAGE_SIZE)
     return render(
         request,
         "registry/company_list.html",
         {
-            "companies": companies,
+            "companies": page.object_list,
+            "page": page,
+            "query": query,
             "stages": STAGES,
             "stage": stage,
-            "demo": any(c.demo for c in companies),
+            "demo": any(c.demo for c in page.object_list),
         },
     )
 
@@ -147,10 +154,19 @@ def sector_search(request):
             as_of=data["as_of"] or dt.date.today(),
             independent_only=data["independent"],
         )
+    # The shares are over the whole group; the companies lacking coverage come a page at a
+    # time (in the selector's order: legal name).
+    page, query = page_of(request, result.lacking if result else [], COMPANY_PAGE_SIZE)
     return render(
         request,
         "registry/sector_search.html",
-        {"form": form, "result": result, "demo": result is not None and holds_demo_data()},
+        {
+            "form": form,
+            "result": result,
+            "page": page,
+            "query": query,
+            "demo": result is not None and holds_demo_data(),
+        },
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
 

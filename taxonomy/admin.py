@@ -55,6 +55,9 @@ class StandardCellInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = "Clause and basis of each covered cell"
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("cell__dimension")
+
     def has_add_permission(self, request, obj=None):
         return False  # cells are added with the grid above
 
@@ -118,6 +121,7 @@ class StandardAdmin(SimpleHistoryAdmin):
 @admin.register(StandardLink)
 class StandardLinkAdmin(SimpleHistoryAdmin):
     list_display = ["source", "kind", "target", "note"]
+    list_select_related = ["source", "target"]
     list_filter = ["kind"]
     search_fields = ["source__short_name", "target__short_name", "note"]
     autocomplete_fields = ["source", "target"]
@@ -126,6 +130,7 @@ class StandardLinkAdmin(SimpleHistoryAdmin):
 @admin.register(Cell)
 class CellAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "dimension", "group_label"]
+    list_select_related = ["dimension"]
     list_filter = ["dimension"]
     search_fields = ["code", "label"]
 
@@ -142,6 +147,7 @@ class CellAdmin(admin.ModelAdmin):
 @admin.register(Dimension)
 class DimensionAdmin(CellAdmin):
     list_display = ["code", "label", "question"]
+    list_select_related = False
     list_filter = []
     search_fields = ["code", "label"]
 

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from config.pagination import page_of
+
 from . import permissions, selectors, services
 from .filters import StandardFilterSet
 from .forms import ProposalForm
@@ -31,10 +33,17 @@ def standard_list(request):
         if filterset.is_bound and valid
         else filterset.queryset.with_status_on(dt.date.today())
     )
+    page, query = page_of(request, standards.order_by("short_name", "pk"))
     return render(
         request,
         "taxonomy/standard_list.html",
-        {"filterset": filterset, "standards": standards, "kinds": StandardKind.choices},
+        {
+            "filterset": filterset,
+            "standards": page.object_list,
+            "page": page,
+            "query": query,
+            "kinds": StandardKind.choices,
+        },
         status=200 if valid else 400,
     )
 
@@ -124,7 +133,10 @@ def _render_proposals(request, error=None, status=200):
     shown = request.GET.get("status", ProposalStatus.PROPOSED)
     if shown not in (*ProposalStatus.values, "all"):
         shown = ProposalStatus.PROPOSED
-    proposals = list(selectors.proposals_for_review(None if shown == "all" else shown)[:200])
+    page, query = page_of(
+        request, selectors.proposals_for_review(None if shown == "all" else shown)
+    )
+    proposals = list(page.object_list)
     for proposal in proposals:
         proposal.decidable = permissions.can_decide(request.user, proposal)
     return render(
@@ -132,6 +144,8 @@ def _render_proposals(request, error=None, status=200):
         "taxonomy/proposals.html",
         {
             "proposals": proposals,
+            "page": page,
+            "query": query,
             "shown": shown,
             "statuses": [*ProposalStatus.choices, ("all", "All")],
             "error": error,
