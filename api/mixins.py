@@ -39,13 +39,19 @@ class GuardedRecordMixin:
 
     @extend_schema(parameters=[IF_MATCH])
     def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
         with transaction.atomic():
             record = self.get_object()  # the rule, as the record is before
-            locked = type(record)._default_manager.select_for_update().get(pk=record.pk)
+            manager = type(record)._default_manager
+            locked = manager.select_for_update().get(pk=record.pk)
             preconditions.require_etag(request, preconditions.record_etag(locked))
-            response = super().update(request, *args, **kwargs)
-        response["ETag"] = preconditions.record_etag(self.get_object())
-        return response
+            serializer = self.get_serializer(record, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)  # and the rule as it is after
+            record._prefetched_objects_cache = {}  # answer with the links just written
+            # The ETag of what is stored (read back: values as the database keeps them).
+            tag = preconditions.record_etag(manager.get(pk=record.pk))
+        return Response(serializer.data, headers={"ETag": tag})
 
     @extend_schema(parameters=[IF_MATCH])
     def partial_update(self, request, *args, **kwargs):

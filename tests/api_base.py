@@ -140,6 +140,17 @@ class RecordAPITests:
         assert "If-Match" in response.json()["detail"]
         assert client.get(self.detail(obj)).json() == before
 
+    def test_the_etag_an_update_answers_with_is_the_one_a_read_then_gives(self, people):
+        obj = self.make(people.company)
+        client = self.client_for(people.member)
+        updated = self.patch(client, obj, self.update_data)
+        assert updated.status_code == 200
+        assert updated["ETag"] == client.get(self.detail(obj))["ETag"]
+        again = client.patch(
+            self.detail(obj), self.update_data, format="json", HTTP_IF_MATCH=updated["ETag"]
+        )
+        assert again.status_code == 200
+
     def test_an_update_from_a_stale_read_is_412(self, people):
         obj = self.make(people.company)
         client = self.client_for(people.member)
