@@ -10,9 +10,11 @@ DEMO_DATA ?= 1
 # `make run` is development: DEBUG on, links and QR codes on the port it serves.
 # The tests need neither (config/test_settings.py).
 export PORT
-run setup data worker beat check bench bench-postgres bench-passport: export DEBUG ?= 1
+run setup data worker beat check bench bench-postgres bench-passport bench-scale: export DEBUG ?= 1
+# The development credential signing key (manage.py credential_devkey), never committed.
+run setup: export CREDENTIAL_SIGNING_KEYS_FILE ?= $(CURDIR)/var/credential-keys.json
 
-.PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport fuzz clean
+.PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport bench-scale fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,7 @@ setup: install
 	$(BIN)/python manage.py migrate --no-input
 	$(MAKE) --no-print-directory data
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py credential_devkey
 
 data: install  ## reference data per version (keeps people's edits); demo data into an empty registry; a sector snapshot of today
 	$(BIN)/python manage.py load_reference
@@ -84,6 +87,13 @@ bench-passport: install  ## passport detail vs a bare psycopg endpoint, req/s (P
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_demo > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_passport
+
+# SCALE=0.1 for a quicker run; BENCH_REPEAT repetitions per route (median); BENCH_ARGS=--keep
+# leaves <name>_bench_demo / <name>_bench_large, --reuse measures them again without building.
+SCALE ?= 1.0
+BENCH_REPEAT ?= 5
+bench-scale: install  ## every page and API route on the demo and on a 50,000-company registry (PostgreSQL at PG_URL), side by side
+	$(BIN)/python manage.py bench_scale --base-url $(PG_URL) --scale $(SCALE) --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
 
 fuzz: install  ## schemathesis against a live server, anonymous and as a member (FUZZ_EXAMPLES=25)
 	bash .ci/services/schemathesis.sh

@@ -14,6 +14,8 @@ from config.errors import DomainError
 class DomainAPIError(exceptions.APIException):
     def __init__(self, error: DomainError):
         self.status_code = error.status
+        # A computation still running (registry.kept.NotReady): DRF sends Retry-After.
+        self.wait = getattr(error, "retry_after", None)
         detail = error.detail()
         if isinstance(detail, dict):
             # Field errors keep DRF's validation shape: {"field": ["message"]}.

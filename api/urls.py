@@ -3,7 +3,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.views import accounts, passports, registry, supply, taxonomy
+from api.views import (
+    accounts,
+    credentials,
+    intake,
+    intake_rmi,
+    passports,
+    registry,
+    supply,
+    taxonomy,
+)
 
 app_name = "api"
 
@@ -30,6 +39,16 @@ urlpatterns = [
     path("passports/bulk/", passports.PassportBulkView.as_view(), name="passport-bulk"),
     path("passports/changes/", passports.ChangeFeedView.as_view(), name="passport-changes"),
     path("passports/import/", passports.PassportImportView.as_view(), name="passport-import"),
+    path(
+        "passports/<str:identifier>/credential/",
+        credentials.PassportCredentialView.as_view(),
+        name="passport-credential",
+    ),
+    path(
+        "registry/attestations/<int:pk>/credential/",
+        credentials.AttestationCredentialView.as_view(),
+        name="attestation-credential",
+    ),
     path("taxonomy/compare/", taxonomy.CompareView.as_view(), name="taxonomy-compare"),
     path("taxonomy/coverage/", taxonomy.CoverageView.as_view(), name="taxonomy-coverage"),
     path("taxonomy/set-cover/", taxonomy.SetCoverView.as_view(), name="taxonomy-set-cover"),
@@ -43,6 +62,25 @@ urlpatterns = [
     ),
     path("registry/companies/<int:pk>/what-if/", supply.WhatIfView.as_view(), name="what-if"),
     path("registry/sector-gaps/", registry.SectorGapsView.as_view(), name="sector-gaps"),
+    path("intake/", intake.ImportJobCreateView.as_view(), name="intake-create"),
+    path("intake/<int:pk>/", intake.ImportJobDetailView.as_view(), name="intake-detail"),
+    path("intake/<int:pk>/commit/", intake.ImportJobCommitView.as_view(), name="intake-commit"),
+    path(
+        "intake/templates/<slug:kind>/",
+        intake.TableTemplateView.as_view(),
+        name="intake-template",
+    ),
+    path("intake/exports/<slug:kind>/", intake.TableExportView.as_view(), name="intake-export"),
+    path(
+        "intake/rmi/suppliers/<int:pk>/conformance/",
+        intake_rmi.SupplierConformanceView.as_view(),
+        name="intake-rmi-conformance",
+    ),
+    path(
+        "intake/rmi/smelters/<int:pk>/confirm/",
+        intake_rmi.DeclaredSmelterConfirmView.as_view(),
+        name="intake-rmi-confirm",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -20,6 +20,10 @@ PASSPORT_ISSUING_AGENCY = env_str("PASSPORT_ISSUING_AGENCY", "BMR")
 # Where people reach this server: QR codes and links in exports point here. By default the
 # port `make run` serves on (PORT).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
+# Verifiable credentials (credentials/keys.py): the issuer's JWK set, as JSON or a file
+# holding it; never in the repository. `make run` makes a development key under var/.
+CREDENTIAL_SIGNING_KEYS = env_str("CREDENTIAL_SIGNING_KEYS", "")
+CREDENTIAL_SIGNING_KEYS_FILE = env_str("CREDENTIAL_SIGNING_KEYS_FILE", "")
 # Only the benchmark command turns this on (a bare psycopg endpoint to compare against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
@@ -55,6 +59,8 @@ INSTALLED_APPS = [
     "registry",
     "passports",
     "accounts",
+    "intake",
+    "credentials",
     "api",
 ]
 
@@ -81,6 +87,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+# `make bench-scale` only: an X-Query-Count header on every answer (config/query_count.py).
+QUERY_COUNT_HEADER = env_bool("QUERY_COUNT_HEADER", False)
+if QUERY_COUNT_HEADER:  # first, so it counts the queries of every other middleware too
+    MIDDLEWARE.insert(0, "config.query_count.QueryCountMiddleware")
 
 ROOT_URLCONF = "config.urls"
 
@@ -187,6 +197,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 60 * 60),
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Population computations (sector search, supply trace; registry.kept): below this many
+# companies they are computed inline; above, served from a result a job keeps.
+KEPT_RESULT_INLINE_BELOW = env_int("KEPT_RESULT_INLINE_BELOW", 2000)
+KEPT_RESULT_RETRY_AFTER = env_int("KEPT_RESULT_RETRY_AFTER", 10)  # seconds, with a 202
+KEPT_RESULT_JOB_TIMEOUT = env_int("KEPT_RESULT_JOB_TIMEOUT", 15 * 60)  # a claim older: lost
 # Workers keep our logging (JSON lines with the task id as request id), not Celery's.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
@@ -438,7 +453,7 @@ LOGGING = {
         "access": {"level": LOG_LEVEL},
         **{
             app: {"level": LOG_LEVEL}
-            for app in ("config", "taxonomy", "registry", "passports", "accounts", "api")
+            for app in ("config", "taxonomy", "registry", "passports", "accounts", "intake", "api")
         },
     },
 }

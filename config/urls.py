@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.views import credentials
 from config import health
 
 # No route serves MEDIA_URL, in DEBUG either: uploaded files are downloaded through views
@@ -13,6 +14,15 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("api/", include("api.urls")),
+    # The credential issuer (did:web) and its Bitstring Status Lists: open to all.
+    path(".well-known/did.json", credentials.did_document, name="did-document"),
+    path("credentials/status/<int:number>", credentials.status_list, name="credential-status"),
+    path(
+        "credentials/status/<int:number>/suspension",
+        credentials.status_list,
+        {"purpose": "suspension"},
+        name="credential-status-suspension",
+    ),
     path("admin/", admin.site.urls),
     # Members' login, logout and password reset (django.contrib.auth views, our templates);
     # the reset link points at PUBLIC_BASE_URL, not at whatever Host the request named.
@@ -26,6 +36,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
     path("", include("registry.urls")),
+    path("", include("intake.urls")),
     path("", include("passports.urls")),
     path("", include("taxonomy.urls")),
 ]

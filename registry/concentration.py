@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from django.db import connection
 from django.db.models import F, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, NullIf
 from django_countries import countries
 
@@ -254,6 +255,35 @@ def flow_concentration(
     return concentration_of(dict(amounts), labels, rule, note)
 
 
+# The concentration page's views of the registry's flows: (stage, by, attribution).
+FLOW_VIEWS = (
+    ("mining", "country", "operator"),
+    ("mining", "company", "operator"),
+    ("mining", "company", "equity"),
+    ("refining", "country", "operator"),
+    ("refining", "company", "operator"),
+)
+FLOW_SHARES_KEPT = 12  # the page lists the largest shares; `share_count` counts them all
+
+
+def flow_concentrations_payload(params: dict, requester=None) -> tuple[dict, list]:
+    """Every flow view of one mineral for the concentration page, for a kept result
+    (registry.kept, kind "concentration"): each groups all the mineral's flows, so the
+    page serves them from there. Flows are not private: the requester does not matter."""
+    rule = hhi_rule(params.get("rule"))
+    flows = []
+    for stage, by, attribution in FLOW_VIEWS:
+        result = flow_concentration(
+            mineral=params["mineral"], stage=stage, by=by, attribution=attribution, rule=rule
+        )
+        if result.shares:
+            kept = asdict(result)
+            kept["share_count"] = len(result.shares)
+            kept["shares"] = kept["shares"][:FLOW_SHARES_KEPT]
+            flows.append({"stage": stage, "by": by, "attribution": attribution, "c": kept})
+    return {"flows": flows}, []
+
+
 def models_empty():
 
     return Value("")
@@ -328,6 +358,8 @@ class Graph:
     mines: dict[int, MineInfo]
     companies: dict[int | str, CompanyInfo]
     queries: int = 0
+    # The graph's companies as a subquery (load_graph), for questions asked of all of them.
+    upstream: RawSQL | None = None
 
 
 def _chunks(ids: list, size: int = 5000):
@@ -345,12 +377,13 @@ def _period_sql(alias: str, as_of: dt.date | None) -> tuple[str, list]:
     )
 
 
-def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> list[tuple]:
-    """Every edge upstream of the seeds for one mineral, in one recursive query.
-    UNION (not UNION ALL) keeps each company once, so a cycle cannot loop."""
+def upstream_sql(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> tuple[str, list]:
+    """The ids of the seeds and every company upstream of them for one mineral, as one
+    recursive query (SQL and parameters) to use as a subquery: the set stays in the
+    database, never sent back as a list of ids. UNION (not UNION ALL) keeps each company
+    once, so a cycle cannot loop. Portable: PostgreSQL and SQLite both take a WITH
+    RECURSIVE inside `IN (...)`."""
     rel = SupplyRelationship._meta.db_table
-    fac = Facility._meta.db_table
-    cell = Cell._meta.db_table
     company = Company._meta.db_table
     period, params = _period_sql("r", as_of)
     seed_marks = ", ".join(["%s"] * len(seeds))
@@ -362,17 +395,30 @@ def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None)
             JOIN upstream u ON r.buyer_id = u.company_id
             WHERE r.mineral_id = %s AND {period}
         )
+        SELECT company_id FROM upstream
+    """
+    return sql, [*seeds, mineral_id, *params]
+
+
+def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> list[tuple]:
+    """Every edge upstream of the seeds for one mineral, in one recursive query."""
+    rel = SupplyRelationship._meta.db_table
+    fac = Facility._meta.db_table
+    cell = Cell._meta.db_table
+    company = Company._meta.db_table
+    upstream, upstream_params = upstream_sql(seeds, mineral_id, as_of)
+    period, params = _period_sql("r", as_of)
+    sql = f"""
         SELECT r.id, r.supplier_id, r.buyer_id, r.volume_t, r.share_pct, c.code, r.material,
                COALESCE(NULLIF(f.country, ''), s.country)
         FROM {rel} r
-        JOIN upstream u ON r.buyer_id = u.company_id
         JOIN {cell} c ON c.id = r.stage_id
         JOIN {company} s ON s.id = r.supplier_id
         LEFT JOIN {fac} f ON f.id = r.supplier_facility_id
-        WHERE r.mineral_id = %s AND {period}
+        WHERE r.buyer_id IN ({upstream}) AND r.mineral_id = %s AND {period}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*seeds, mineral_id, *params, mineral_id, *params])
+        cursor.execute(sql, [*upstream_params, mineral_id, *params])
         return cursor.fetchall()
 
 
@@ -447,74 +493,63 @@ def load_graph(
         )
         for r in rows
     ]
-    node_ids = sorted(
-        {buyer.pk, *extra_seeds, *(e.supplier for e in edges), *(e.buyer for e in edges)}
-    )
+    upstream = RawSQL(*upstream_sql(seeds, mineral.pk, as_of))
     links: list[Link] = []
     mines: dict[int, MineInfo] = {}
-    for chunk in _chunks(node_ids):
-        link_rows = _in_period(
-            SourceLink.objects.filter(facility__company_id__in=chunk, mineral=mineral), as_of
-        ).values_list(
-            "id",
-            "mine_id",
-            "facility__company_id",
-            "volume_t",
-            "mine__name",
-            "mine__country",
-            "mine__method",
-            "mine__cahra",
-            "mine__operator_id",
-            "mine__operator__legal_name",
-            "mine__recycled_origin",
-        )
-        queries += 1
-        for (
-            lid,
-            mine_id,
-            company_id,
-            volume,
-            name,
-            country,
-            method,
-            cahra,
-            op,
-            op_name,
-            origin,
-        ) in link_rows:
-            links.append(Link(lid, mine_id, company_id, float(volume)))
-            mines[mine_id] = MineInfo(
-                name, country, method, cahra, op, op_name or "", origin=origin
-            )
-    _attach_owners(mines)
-    queries += 1
-    companies = _company_info(
-        node_ids
-        + [m.operator for m in mines.values() if m.operator]
-        + [o[0] for m in mines.values() for o in m.owners]
+    sources = _in_period(
+        SourceLink.objects.filter(facility__company_id__in=upstream, mineral=mineral), as_of
     )
-    queries += 1
-    return Graph(buyer.pk, mineral.code, edges, links, mines, companies, queries)
-
-
-def _attach_owners(mines: dict[int, MineInfo]) -> None:
-    rows = MineOwnership.objects.filter(mine_id__in=list(mines)).values_list(
+    link_rows = sources.values_list(
+        "id",
+        "mine_id",
+        "facility__company_id",
+        "volume_t",
+        "mine__name",
+        "mine__country",
+        "mine__method",
+        "mine__cahra",
+        "mine__operator_id",
+        "mine__operator__legal_name",
+        "mine__recycled_origin",
+    )
+    for (
+        lid,
+        mine_id,
+        company_id,
+        volume,
+        name,
+        country,
+        method,
+        cahra,
+        op,
+        op_name,
+        origin,
+    ) in link_rows:
+        links.append(Link(lid, mine_id, company_id, float(volume)))
+        mines[mine_id] = MineInfo(name, country, method, cahra, op, op_name or "", origin=origin)
+    owners = MineOwnership.objects.filter(mine_id__in=sources.values("mine_id"))
+    for mine_id, company_id, name, share in owners.values_list(
         "mine_id", "company_id", "company__legal_name", "share_pct"
-    )
-    for mine_id, company_id, name, share in rows:
+    ):
         mines[mine_id].owners.append((company_id, name, float(share)))
+    companies = _company_info(
+        Company.objects.filter(
+            Q(pk__in=upstream)
+            | Q(pk__in=sources.values("mine__operator_id"))
+            | Q(pk__in=owners.values("company_id"))
+        )
+    )
+    queries += 3
+    return Graph(buyer.pk, mineral.code, edges, links, mines, companies, queries, upstream=upstream)
 
 
-def _company_info(ids: list[int | str]) -> dict[int | str, CompanyInfo]:
-    out: dict[int | str, CompanyInfo] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        for pk, name, country, owner, pct in Company.objects.filter(pk__in=chunk).values_list(
+def _company_info(companies) -> dict[int | str, CompanyInfo]:
+    return {
+        pk: CompanyInfo(name, country, owner or "", float(pct) if pct is not None else None)
+        for pk, name, country, owner, pct in companies.values_list(
             "pk", "legal_name", "country", "state_owner", "state_ownership_pct"
-        ):
-            out[pk] = CompanyInfo(
-                name, country, owner or "", float(pct) if pct is not None else None
-            )
-    return out
+        )
+    }
 
 
 # --- Tracing arithmetic ------------------------------------------------------

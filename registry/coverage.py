@@ -27,7 +27,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 
 from taxonomy.selectors import Landscape, load_landscape
 
@@ -91,11 +99,29 @@ def attestations_in_scope(
     """The attestations of `companies` (ids or a queryset of companies) that count on `on`
     for `mineral`, as `requester` may see them; with `declared`, also the
     self-declarations that are shown apart. Stage scope is applied by `CoverageMap`."""
+    return counting_attestations(
+        requester=requester,
+        on=on,
+        mineral=mineral,
+        independent_only=independent_only,
+        declared=declared,
+    ).filter(company__in=companies)
+
+
+def counting_attestations(
+    *,
+    requester: Requester,
+    on: dt.date,
+    mineral: str | None = None,
+    independent_only: bool = False,
+    declared: bool = False,
+) -> QuerySet[Attestation]:
+    """`attestations_in_scope` of every company: for subqueries over a population."""
     counting = Q(status_on="verified", type__in=COUNTING_TYPES)
     if declared:
         counting |= Q(type="self_declaration", status_on__in=DECLARED_STATUSES)
     queryset = (
-        Attestation.objects.filter(company__in=companies)
+        Attestation.objects.all()
         .visible_to(requester)
         .with_status_on(on)
         .valid_on(on)
@@ -214,3 +240,42 @@ def coverage_map(
         for pk, company, standard, kind in rows
     )
     return CoverageMap(counted, landscape or load_landscape(on))
+
+
+def standards_covering(cell: str, landscape: Landscape) -> list[int]:
+    """The standards in force on the landscape's date whose version then covers `cell`
+    (itself or through what it incorporates): a handful of ids, never a population."""
+    return sorted(
+        sid
+        for sid in landscape.standards
+        if landscape.in_force(sid) and cell in landscape.covered(sid)
+    )
+
+
+def covers(
+    cell: str,
+    *,
+    requester: Requester,
+    on: dt.date,
+    landscape: Landscape,
+    mineral: str | None = None,
+    stage: str | None = None,
+    independent_only: bool = False,
+):
+    """A boolean expression for a company queryset, true when the company covers `cell`
+    under the rules above: the sector search keeps its sets in SQL with one per cell.
+    `id IN (the companies with such an attestation)`, not a correlated EXISTS: the
+    database builds the set once and probes it per company (PostgreSQL: a hashed
+    subplan), where EXISTS inside an aggregate ran once per company."""
+    standard_ids = standards_covering(cell, landscape)
+    if not standard_ids:
+        return Value(False, output_field=BooleanField())
+    queryset = counting_attestations(
+        requester=requester, on=on, mineral=mineral, independent_only=independent_only
+    ).filter(standard_id__in=standard_ids)
+    if stage:
+        through = Attestation.facilities.through.objects.filter(attestation_id=OuterRef("pk"))
+        queryset = queryset.filter(
+            ~Exists(through) | Exists(through.filter(facility__stage__code=STAGE_PREFIX + stage))
+        )
+    return ExpressionWrapper(Q(pk__in=queryset.values("company_id")), output_field=BooleanField())

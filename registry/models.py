@@ -125,6 +125,11 @@ class Company(models.Model):
     class Meta:
         ordering = ["legal_name"]
         verbose_name_plural = "companies"
+        # Keyset pages walk (legal_name, id); a country filter reads its own index.
+        indexes = [
+            models.Index(fields=["legal_name", "id"], name="company_name_idx"),
+            models.Index(fields=["country", "legal_name", "id"], name="company_country_name_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["lei"], condition=~Q(lei=""), name="uniq_company_lei"),
             models.CheckConstraint(
@@ -158,6 +163,8 @@ class CompanyIdentifier(models.Model):
                 fields=["scheme", "issuer", "value"], name="uniq_company_identifier"
             )
         ]
+        # ?identifier= looks a value up whatever its scheme.
+        indexes = [models.Index(fields=["value"], name="company_identifier_value_idx")]
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.value}"
@@ -206,6 +213,7 @@ class Facility(models.Model):
     class Meta:
         ordering = ["company__legal_name", "name"]
         verbose_name_plural = "facilities"
+        indexes = [models.Index(fields=["name", "id"], name="facility_name_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.company})"
@@ -249,6 +257,7 @@ class MinedSource(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [models.Index(fields=["name", "id"], name="mine_name_idx")]
 
     def __str__(self) -> str:
         return self.name
@@ -374,7 +383,15 @@ class Attestation(models.Model):
                 name="attestation_valid_range",
             )
         ]
-        indexes = [models.Index(fields=["company", "status"])]
+        # The list's keyset orders (default and `ordering=`), and the date filters.
+        indexes = [
+            models.Index(fields=["company", "status"]),
+            models.Index(fields=["-valid_from", "id"], name="attestation_valid_from_idx"),
+            models.Index(fields=["valid_until", "id"], name="attestation_valid_until_idx"),
+            models.Index(fields=["updated_at", "id"], name="attestation_updated_idx"),
+            models.Index(fields=["created_at"], name="attestation_created_idx"),
+            models.Index(fields=["visibility"], name="attestation_visibility_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.company} · {self.standard} ({self.get_type_display()}, {self.status})"
@@ -785,3 +802,67 @@ class PrivacyDraw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget_id}: {self.key[:12]}"
+
+
+# --- Kept results of population computations (registry.kept) -----------------------
+
+
+class InputGeneration(models.Model):
+    """A counter bumped, by database triggers in the same transaction, by every write to
+    a table a kept result is computed from (migration 0009 lists them). Triggers rather
+    than signals: they also see queryset updates, bulk creates and raw SQL, in every
+    process, and cost the application no query. One row: results over the whole registry
+    depend on nearly every input table, so finer counters would save little."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"
+
+
+class KeptResult(models.Model):
+    """The answer of one population computation, kept until its inputs change.
+
+    Keyed by kind, normalised parameters and the requester's visibility scope ("public",
+    "org:<id>", "staff"): the answer counts only the attestations that scope may see, so
+    one scope's result is never served to another. `generation` is the input generation
+    the answer was computed from; it is fresh while that equals the current one.
+    `requested_generation` / `requested_at` mark a refresh job already enqueued, so a
+    burst of requests sends one job."""
+
+    kind = models.CharField(max_length=40)
+    params = models.CharField(max_length=64, help_text="SHA-256 of the normalised parameters")
+    scope = models.CharField(max_length=40, help_text='"public", "org:<id>" or "staff"')
+    params_json = models.JSONField(default=dict, help_text="The parameters, for the job")
+    payload = models.JSONField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    generation = models.BigIntegerField(null=True, blank=True)
+    requested_generation = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    row_count = models.PositiveIntegerField(default=0, help_text="Rows in the pages")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "params", "scope"], name="uniq_kept_result")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.params[:12]} ({self.scope}) @ {self.generation}"
+
+
+class KeptResultChunk(models.Model):
+    """A run of rows of a kept result's list (flows, companies lacking coverage), so a
+    page is read without reading the whole list. Written with the result, under its row
+    lock, and tagged with its generation."""
+
+    result = models.ForeignKey(KeptResult, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    generation = models.BigIntegerField()
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["result", "number"], name="uniq_kept_chunk")]
+
+    def __str__(self) -> str:
+        return f"{self.result_id} #{self.number}"

@@ -267,6 +267,32 @@ NOTES = {
 STATUSES = ("exact", *NOTES)  # "exact": staff, live
 
 
+def snapshot_counts(
+    snapshot: SectorSnapshot, group: Group, targets: Sequence[Sequence[str]], independent: bool
+) -> tuple[int, list[int]]:
+    """The group's size in the snapshot and, per target, how many of it lack the target:
+    exact counts of private data, never shown as they are (only through `release`)."""
+    entries = SectorSnapshotEntry.objects.filter(
+        snapshot=snapshot, stage=group.stage or "", mineral=group.mineral or ""
+    )
+    if group.country:
+        entries = entries.filter(country=group.country)
+    field = "covered_independent" if independent else "covered"
+    members = [set(cells) for cells in entries.values_list(field, flat=True)]
+    return len(members), [sum(lacks(c, target) for c in members) for target in targets]
+
+
+def kept_counts(
+    group: Group, targets: Sequence[Sequence[str]], independent: bool, as_of: dt.date
+) -> dict | None:
+    """`snapshot_counts` of the snapshot of `as_of`, for a kept result; None without one."""
+    snapshot = snapshot_for(as_of)
+    if snapshot is None:
+        return None
+    size, lacking = snapshot_counts(snapshot, group, targets, independent)
+    return {"snapshot": snapshot.pk, "size": size, "lacking": lacking}
+
+
 def private_figures(
     *,
     requester: Requester,
@@ -275,9 +301,13 @@ def private_figures(
     independent_only: bool,
     as_of: dt.date,
     today: dt.date | None = None,
+    counted: dict | None = None,
 ) -> PrivateFigures:
     """The figures for `targets` (each a cell, or the cells of "any") that count private
-    attestations, as far as the rules above let this requester have them."""
+    attestations, as far as the rules above let this requester have them. `counted`: the
+    exact counts `snapshot_counts` gave for the snapshot of `as_of`, kept with the sector
+    search's result (registry.kept), so a large group's entries are not read each time;
+    the budget is charged and the noise added here, per request, all the same."""
 
     def result(status: str, **fields) -> PrivateFigures:
         snapshot = fields.get("snapshot")
@@ -289,14 +319,10 @@ def private_figures(
     snapshot = snapshot_for(as_of)
     if snapshot is None:
         return result("no_snapshot")
-    entries = SectorSnapshotEntry.objects.filter(
-        snapshot=snapshot, stage=group.stage or "", mineral=group.mineral or ""
-    )
-    if group.country:
-        entries = entries.filter(country=group.country)
-    field = "covered_independent" if independent_only else "covered"
-    members = [set(cells) for cells in entries.values_list(field, flat=True)]
-    size = len(members)
+    if counted is not None and counted.get("snapshot") == snapshot.pk:
+        size, exact = counted["size"], counted["lacking"]
+    else:
+        size, exact = snapshot_counts(snapshot, group, targets, independent_only)
     if size < FLOOR:  # the group's size is public: no budget is spent on it
         return result("group_too_small", snapshot=snapshot, group_size=size)
     keys = [figure_key(snapshot, group, target, independent_only) for target in targets]
@@ -304,8 +330,7 @@ def private_figures(
     if not all(key in allowed for key in keys):
         return result("budget_exhausted", snapshot=snapshot, group_size=size)
     counts = [
-        release(sum(lacks(covered, target) for covered in members), size, noise(snapshot, key))
-        for target, key in zip(targets, keys, strict=True)
+        release(count, size, noise(snapshot, key)) for count, key in zip(exact, keys, strict=True)
     ]
     withheld = sum(count is None for count in counts)
     status = (

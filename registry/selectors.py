@@ -10,25 +10,48 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+from typing import Any
 
-from django.db.models import Count, Prefetch
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django_countries.fields import Country
 
 from taxonomy.cover import exact_set_cover
 from taxonomy.models import Cell, Standard
-from taxonomy.selectors import load_landscape
+from taxonomy.selectors import Landscape, load_landscape
 
-from . import privacy
+from . import kept, privacy
 from .coverage import (
     CellSource,
     NotCounted,
     applies_to_stage,
     attestations_in_scope,
     cell_sources,
-    coverage_map,
+    covers,
     facility_stages,
     not_in_force,
 )
-from .models import Attestation, Company, Expectation, ExpectationProfile, SupplyRelationship
+from .models import (
+    Attestation,
+    Company,
+    Expectation,
+    ExpectationProfile,
+    Facility,
+    SupplyRelationship,
+)
 from .querysets import Requester
 
 # Aggregates over groups smaller than this count only what the requester may
@@ -265,7 +288,7 @@ def company_coverage(
 
 @dataclass
 class CompanyLack:
-    company: Company
+    company: Company | CompanyRef  # CompanyRef: from a kept result
     missing: list[str]
 
 
@@ -305,19 +328,151 @@ class SectorGaps:
     private_data: str = "no_snapshot"  # registry.privacy: how private data was used
     private_data_note: str = ""
     snapshot: SectorSnapshotInfo | None = None
+    lacking_count: int = 0  # companies lacking any of the cells, from what one may see
+    page: int = 1
+    page_size: int = 50
+    computed_at: dt.datetime | None = None  # of the figures, when from a kept result
+    stale: bool = False  # inputs changed since; a refresh is under way
+
+
+SECTOR_PAGE_SIZE = 50
 
 
 def sector_companies(
     stage: str | None = None, mineral: str | None = None, country: str | None = None
 ):
+    """The companies of a stage / mineral / country, each once (EXISTS, not joins that
+    multiply rows), in a stable order: legal name, then id."""
     companies = Company.objects.all()
     if stage:
-        companies = companies.filter(stages__code=f"application.{stage}")
+        stages = Company.stages.through.objects.filter(
+            company_id=OuterRef("pk"), cell__code=f"application.{stage}"
+        )
+        companies = companies.filter(Exists(stages))
     if mineral:
-        companies = companies.filter(facilities__minerals__code=mineral)
+        minerals = Facility.minerals.through.objects.filter(
+            facility__company_id=OuterRef("pk"), mineral__code=mineral
+        )
+        companies = companies.filter(Exists(minerals))
     if country:
         companies = companies.filter(country=country)
-    return companies.distinct().order_by("legal_name", "pk")
+    return companies.order_by("legal_name", "pk")
+
+
+def _with_coverage(group, cells: list[str], *, stage, mineral, as_of, independent_only, **kw):
+    """`group` with `covers_<i>` per cell: whether the company covers it (one EXISTS)."""
+    return group.annotate(
+        **{
+            f"covers_{i}": covers(
+                cell,
+                on=as_of,
+                mineral=mineral,
+                stage=stage,
+                independent_only=independent_only,
+                **kw,
+            )
+            for i, cell in enumerate(cells)
+        }
+    )
+
+
+def _lacks(indices: list[int]) -> Q:
+    return reduce(or_, [Q(**{f"covers_{i}": False}) for i in indices])
+
+
+def sector_figures(
+    *,
+    cells: list[str],
+    requester: Requester,
+    stage: str | None,
+    mineral: str | None,
+    country: str | None,
+    as_of: dt.date,
+    independent_only: bool,
+    landscape: Landscape | None = None,
+) -> dict:
+    """The group's size and, per cell and for any of them, how many of its companies lack
+    coverage, from what the requester may see: one aggregate query over the group, the
+    sets kept in SQL (plus the landscape's queries unless it is passed in)."""
+    landscape = landscape or load_landscape(as_of)
+    annotated = _with_coverage(
+        sector_companies(stage, mineral, country).order_by(),
+        cells,
+        stage=stage,
+        mineral=mineral,
+        as_of=as_of,
+        independent_only=independent_only,
+        requester=requester,
+        landscape=landscape,
+    )
+    one = Value(1)
+    targets = [[i] for i in range(len(cells))] + [list(range(len(cells)))]
+    figures = annotated.aggregate(
+        company_count=Count("pk"),
+        **{
+            f"lacking_{n}": Coalesce(Sum(Case(When(_lacks(t), then=one), default=Value(0))), 0)
+            for n, t in enumerate(targets)
+        },
+    )
+    return {
+        "company_count": figures["company_count"],
+        "visible": [figures[f"lacking_{n}"] for n in range(len(targets))],
+    }
+
+
+def sector_figures_payload(params: dict, requester: Requester) -> tuple[dict, list[dict]]:
+    """The figures and every company lacking coverage, for a kept result (registry.kept):
+    two queries plus the landscape's, the lacking companies read as plain rows."""
+    as_of = dt.date.fromisoformat(params["as_of"])
+    landscape = load_landscape(as_of)
+    query = {
+        "cells": params["cells"],
+        "stage": params["stage"],
+        "mineral": params["mineral"],
+        "as_of": as_of,
+        "independent_only": params["independent_only"],
+    }
+    figures = sector_figures(
+        requester=requester, landscape=landscape, country=params["country"], **query
+    )
+    if not requester.sees_everything:  # staff get exact live figures, no snapshot
+        cells = params["cells"]
+        figures["private"] = privacy.kept_counts(
+            privacy.Group(params["stage"], params["mineral"], params["country"]),
+            [[cell] for cell in cells] + [list(cells)],
+            params["independent_only"],
+            as_of,
+        )
+    rows = _lacking_rows(
+        sector_companies(params["stage"], params["mineral"], params["country"]),
+        requester=requester,
+        landscape=landscape,
+        **query,
+    ).values("pk", "legal_name", "country", *(f"covers_{i}" for i in range(len(query["cells"]))))
+    lacking = [
+        {
+            "company": row["pk"],
+            "company_name": row["legal_name"],
+            "country": row["country"],
+            "missing": [c for i, c in enumerate(params["cells"]) if not row[f"covers_{i}"]],
+        }
+        for row in rows
+    ]
+    return figures, lacking
+
+
+def _lacking_rows(group, cells: list[str], **kw):
+    """The companies of `group` lacking any of `cells`, with `covers_<i>` per cell."""
+    return _with_coverage(group, cells, **kw).filter(_lacks(list(range(len(cells)))))
+
+
+@dataclass(frozen=True)
+class CompanyRef:
+    """A company as a kept result holds it: enough to name and link it."""
+
+    pk: int
+    legal_name: str
+    country: Country
 
 
 def sector_gaps(
@@ -329,31 +484,70 @@ def sector_gaps(
     country: str | None = None,
     as_of: dt.date | None = None,
     independent_only: bool = True,
+    page: int = 1,
+    page_size: int = SECTOR_PAGE_SIZE,
+    keep: bool = False,
 ) -> SectorGaps:
     """Which companies of a stage / mineral / country lack coverage of `cells`: coverage
     in scope for that mineral and stage (registry.coverage). The list and the "visible"
     figures use what the requester may see on `as_of`; figures that count private
-    attestations come only through registry.privacy (snapshots, noise, a budget)."""
+    attestations come only through registry.privacy (snapshots, noise, a budget).
+
+    The figures are over the whole group; `lacking` is one page of the companies lacking
+    any of the cells, by legal name then id (`lacking_count` in all). With `keep`, the
+    figures of a large group come from a kept result (registry.kept: `computed_at`,
+    `stale`; `kept.NotReady` while the first is computed); the page is always live."""
     as_of = as_of or dt.date.today()
+    landscape = None if keep else load_landscape(as_of)
     group = sector_companies(stage, mineral, country)
-    companies = list(group)
-    visible_map = coverage_map(
-        group.values("pk"),
-        requester=requester,
-        on=as_of,
-        mineral=mineral,
-        independent_only=independent_only,
-    )
-    seen = {c.pk: visible_map.cells(c.pk, [stage]) for c in companies}
-    lacking = [
-        CompanyLack(company, [c for c in cells if c not in seen[company.pk]])
-        for company in companies
-    ]
-    lacking = [row for row in lacking if row.missing]
-    n = len(companies)
+    query: dict[str, Any] = {
+        "cells": list(cells),
+        "stage": stage,
+        "mineral": mineral,
+        "country": country,
+        "as_of": as_of,
+        "independent_only": independent_only,
+    }
+    computed_at, stale = None, False
+    start = (max(page, 1) - 1) * page_size
+    if keep:
+        served = kept.serve(
+            "sector_gaps",
+            query,
+            requester,
+            population=group.count,
+            rows=slice(start, start + page_size),
+        )
+        summary, stale = served.payload, served.stale
+        computed_at = served.computed_at if served.kept else None  # None: just now
+        lacking = [
+            CompanyLack(
+                CompanyRef(row["company"], row["company_name"], Country(row["country"])),
+                row["missing"],
+            )
+            for row in served.rows
+        ]
+    else:
+        summary = sector_figures(requester=requester, landscape=landscape, **query)
+        rows = _lacking_rows(
+            group,
+            cells,
+            stage=stage,
+            mineral=mineral,
+            as_of=as_of,
+            independent_only=independent_only,
+            requester=requester,
+            landscape=landscape,
+        )
+        lacking = [
+            CompanyLack(
+                company, [c for i, c in enumerate(cells) if not getattr(company, f"covers_{i}")]
+            )
+            for company in rows[start : start + page_size]
+        ]
+    n, visible = summary["company_count"], summary["visible"]
     # One target per cell, then all of them ("lacking any").
     targets = [[cell] for cell in cells] + [list(cells)]
-    visible = [sum(privacy.lacks(seen[c.pk], target) for c in companies) for target in targets]
 
     def share(count: int, of: int) -> float:
         return round(count / of, 4) if of else 0.0
@@ -375,6 +569,7 @@ def sector_gaps(
             targets=targets,
             independent_only=independent_only,
             as_of=as_of,
+            counted=summary.get("private"),
         )
         status, note = private.status, private.note
         if private.snapshot is not None:
@@ -404,15 +599,32 @@ def sector_gaps(
         private_data=status,
         private_data_note=note,
         snapshot=info,
+        lacking_count=visible[-1],
+        page=max(page, 1),
+        page_size=page_size,
+        computed_at=computed_at,
+        stale=stale,
     )
 
 
-def companies_with_detail():
+def facility_count() -> Coalesce:
+    """A company's facilities, counted in a subquery per row: a join would multiply the
+    company's rows by its facilities before any other filter or page."""
+    counted = (
+        Facility.objects.filter(company=OuterRef("pk"))
+        .order_by()
+        .values("company")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
 
+
+def companies_with_detail():
     return (
         Company.objects.select_related("parent")
         .prefetch_related("stages", "identifiers")
-        .annotate(facility_count=Count("facilities", distinct=True))
+        .annotate(facility_count=facility_count())
     )
 
 

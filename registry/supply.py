@@ -6,12 +6,15 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import count
+
+from django.db.models.expressions import RawSQL
 
 from config.errors import InvalidInput
 from taxonomy.models import Mineral
 
+from . import kept
 from .concentration import (
     CompanyInfo,
     Edge,
@@ -23,6 +26,7 @@ from .concentration import (
     hhi_rule,
     load_graph,
     trace,
+    upstream_sql,
 )
 from .coverage import coverage_map
 from .models import Company, MinedSource, Rule
@@ -174,8 +178,14 @@ def lacking_companies(
     stages: dict = defaultdict(set)
     for edge in graph.edges:
         stages[edge.supplier].add(edge.stage)
+    # The graph's companies as a subquery (no id list sent back), else the known ids.
+    companies = (
+        Company.objects.filter(pk__in=graph.upstream).values("pk")
+        if graph.upstream is not None
+        else [i for i in suppliers if isinstance(i, int)]
+    )
     coverage = coverage_map(
-        [i for i in suppliers if isinstance(i, int)],
+        companies,
         requester=requester,
         on=on,
         mineral=graph.mineral,
@@ -363,3 +373,120 @@ def what_if(
     )
     scenario = SupplyChain(result, rules, as_of, on, list(cells), baseline.thresholds)
     return WhatIf(baseline, scenario, changes)
+
+
+# --- The trace as a kept result (registry.kept) ---------------------------------
+
+RULE_FLOWS_SHOWN = 20  # each rule result names its largest flows; `flow_count` says how many
+SHARES_SHOWN = 100  # each concentration lists its largest shares; `share_count` all of them
+TRACE_FIELDS = (
+    "buyer",
+    "buyer_name",
+    "mineral",
+    "recycled_pct",
+    "cahra_pct",
+    "artisanal_pct",
+    "untraced_pct",
+    "lacking_coverage_pct",
+    "tiers",
+    "edge_count",
+    "anomalies",
+)
+CONCENTRATIONS = (
+    "mine_country",
+    "processing_country",
+    "processing_company",
+    "mining_company_operator",
+    "mining_company_equity",
+)
+
+
+def _concentration(value) -> dict:
+    out = asdict(value)
+    out["share_count"] = len(out["shares"])
+    out["shares"] = out["shares"][:SHARES_SHOWN]
+    return out
+
+
+def summary_of(chain: SupplyChain) -> tuple[dict, list[dict]]:
+    """The trace's summary (shares, HHI, rule results, counts) and its flows, largest
+    first: the summary is small whatever the graph; the flows are served a page at a
+    time. Shares and each rule's flows are cut to the largest (with their counts)."""
+    t = chain.trace
+    trace = {name: getattr(t, name) for name in TRACE_FIELDS}
+    trace["buyer"] = str(t.buyer)  # ids as the API has always written them: strings
+    trace.update({name: _concentration(getattr(t, name)) for name in CONCENTRATIONS})
+    trace["cycles"] = [{"path": [str(n) for n in c.path], "names": list(c.names)} for c in t.cycles]
+    trace["flow_count"] = len(t.flows)
+    rules = []
+    for rule in chain.rules:
+        out = asdict(rule)
+        out["flow_count"] = len(rule.flows)
+        out["flows"] = [_flow(f) for f in rule.flows[:RULE_FLOWS_SHOWN]]
+        rules.append(out)
+    summary = {
+        "trace": trace,
+        "rules": rules,
+        "as_of": chain.as_of,
+        "checked_on": chain.checked_on,
+        "cells": chain.cells,
+        "thresholds": chain.thresholds,
+    }
+    return summary, [_flow(f) for f in t.flows]
+
+
+def _flow(flow: FlowMass) -> dict:
+    return {**asdict(flow), "id": str(flow.id)}
+
+
+def upstream_count(buyer: Company, mineral: Mineral, as_of: dt.date | None) -> int:
+    """How many companies the trace walks (the buyer and its upstream): one query."""
+    sql, params = upstream_sql([buyer.pk], mineral.pk, as_of)
+    return Company.objects.filter(pk__in=RawSQL(sql, params)).count()
+
+
+def supply_chain_payload(params: dict, requester: Requester) -> tuple[dict, list[dict]]:
+    """`supply_chain` from a kept result's parameters (registry.kept)."""
+    day = dt.date.fromisoformat
+    buyer = Company.objects.get(pk=params["buyer"])
+    mineral = Mineral.objects.get(code=params["mineral"])
+    chain = supply_chain(
+        buyer,
+        mineral,
+        requester=requester,
+        as_of=day(params["as_of"]) if params["as_of"] else None,
+        cells=params["cells"],
+        thresholds=params["thresholds"],
+        checked_on=day(params["checked_on"]),
+    )
+    return summary_of(chain)
+
+
+def supply_chain_served(
+    buyer: Company,
+    mineral: Mineral,
+    *,
+    requester: Requester,
+    as_of: dt.date | None = None,
+    cells: Sequence[str] = (),
+    thresholds: str | None = None,
+    checked_on: dt.date | None = None,
+    flows: slice = slice(0, 50),
+) -> kept.Served:
+    """The trace's summary and one page of its flows: inline for a small graph, from a
+    kept result for a large one (registry.kept; `kept.NotReady` while it is computed)."""
+    query = {
+        "buyer": buyer.pk,
+        "mineral": mineral.code,
+        "as_of": as_of,
+        "cells": sorted(set(cells)),
+        "thresholds": thresholds or hhi_rule().code,
+        "checked_on": checked_on or as_of or dt.date.today(),
+    }
+    return kept.serve(
+        "supply_chain",
+        query,
+        requester,
+        population=lambda: upstream_count(buyer, mineral, as_of),
+        rows=flows,
+    )

@@ -9,6 +9,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from . import kept
 from .privacy import build_snapshot, forget_old_budgets
 from .services import expire_attestations
 
@@ -26,3 +27,10 @@ def take_sector_snapshot_task(on: str | None = None) -> int:
     snapshot, _ = build_snapshot(dt.date.fromisoformat(on) if on else None)
     forget_old_budgets()
     return snapshot.pk
+
+
+@shared_task(name="registry.refresh_kept_result")
+def refresh_kept_result_task(kind: str, params: dict, scope: str) -> int:
+    """Compute one population answer into its kept result (registry.kept); idempotent:
+    it never replaces an answer computed from later inputs."""
+    return kept.refresh(kind, params, scope)

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django import forms
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django_countries import countries
@@ -11,13 +12,14 @@ from config.pagination import page_of
 from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
+from . import kept
 from .concentration import (
     ConcentrationInputError,
-    flow_concentration,
     hhi_rule,
     production_concentration,
 )
-from .models import ProductionStatistic, Rule
+from .kept import NotReady
+from .models import Company, ProductionStatistic, Rule
 from .querysets import Requester
 from .selectors import (
     GRADE_RULE,
@@ -26,7 +28,7 @@ from .selectors import (
     holds_demo_data,
     sector_gaps,
 )
-from .supply import supply_chain
+from .supply import supply_chain_served
 
 
 class AsOfForm(forms.Form):
@@ -42,6 +44,7 @@ class AsOfForm(forms.Form):
 
 
 COMPANY_PAGE_SIZE = 50
+FLOW_PAGE_SIZE = 50
 
 
 def company_list(request):
@@ -140,34 +143,67 @@ class SectorForm(forms.Form):
         self.fields["country"].choices = [("", "any country")] + list(countries)
 
 
+class _KnownLength:
+    """One page of rows standing for a list of known length, for the Paginator: the
+    rows of the other pages are never read."""
+
+    def __init__(self, rows: list, total: int):
+        self.rows, self.total = rows, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        return self.rows
+
+
+def _page_number(request) -> int:
+    value = request.GET.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 10**6 else 1
+
+
 def sector_search(request):
     form = SectorForm(request.GET or None, initial={"independent": True})
-    result = None
+    result, pending = None, None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        result = sector_gaps(
-            cells=data["cells"],
-            requester=Requester.for_user(request.user),
-            stage=data["stage"] or None,
-            mineral=data["mineral"] or None,
-            country=data["country"] or None,
-            as_of=data["as_of"] or dt.date.today(),
-            independent_only=data["independent"],
-        )
-    # The shares are over the whole group; the companies lacking coverage come a page at a
-    # time (in the selector's order: legal name).
-    page, query = page_of(request, result.lacking if result else [], COMPANY_PAGE_SIZE)
+        query = {
+            "cells": data["cells"],
+            "requester": Requester.for_user(request.user),
+            "stage": data["stage"] or None,
+            "mineral": data["mineral"] or None,
+            "country": data["country"] or None,
+            "as_of": data["as_of"] or dt.date.today(),
+            "independent_only": data["independent"],
+            "page_size": COMPANY_PAGE_SIZE,
+            "keep": True,
+        }
+        number = _page_number(request)
+        try:
+            result = sector_gaps(page=number, **query)
+            last = max(1, -(-result.lacking_count // COMPANY_PAGE_SIZE))
+            if number > last:  # past the end: the last page, as the list pages do
+                result = sector_gaps(page=last, **query)
+        except NotReady as exc:
+            pending = exc
+    # The figures are over the whole group; the companies lacking coverage come a page at
+    # a time (legal name, then id), read from the database one page at a time.
+    rows = _KnownLength(result.lacking, result.lacking_count) if result else []
+    page = Paginator(rows, COMPANY_PAGE_SIZE).get_page(result.page if result else 1)
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
     return render(
         request,
         "registry/sector_search.html",
         {
             "form": form,
             "result": result,
+            "pending": pending,
             "page": page,
-            "query": query,
+            "query": query_string.urlencode(),
             "demo": result is not None and holds_demo_data(),
         },
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if form.is_bound and not form.is_valid() else 202 if pending else 200,
     )
 
 
@@ -209,20 +245,23 @@ def concentration_page(request, mineral):
             )
         except ConcentrationInputError:
             continue
-    flows = []
-    for stage in ("mining", "refining"):
-        for by, attribution in (
-            ("country", "operator"),
-            ("company", "operator"),
-            ("company", "equity"),
-        ):
-            if stage != "mining" and attribution == "equity":
-                continue
-            result = flow_concentration(
-                mineral=mineral, stage=stage, by=by, attribution=attribution, rule=rule
-            )
-            if result.shares:
-                flows.append((stage, by, attribution, result))
+    # The flows group every relationship of the mineral: a kept result above a small
+    # registry (a fixed handful of queries whatever its size), "as of" shown.
+    served, pending = None, None
+    try:
+        served = kept.serve(
+            "concentration",
+            {"mineral": mineral, "rule": rule.code},
+            Requester.for_user(request.user),
+            population=Company.objects.count,
+            rows=slice(0, 0),
+        )
+    except NotReady as exc:
+        pending = exc
+    flows = [
+        (f["stage"], f["by"], f["attribution"], f["c"])
+        for f in (served.payload["flows"] if served else [])
+    ]
     return render(
         request,
         "registry/concentration.html",
@@ -236,7 +275,10 @@ def concentration_page(request, mineral):
             "unlisted": unlisted,
             "year": year,
             "demo": bool(flows) and holds_demo_data(),
+            "served": served,
+            "pending": pending,
         },
+        status=202 if pending else 200,
     )
 
 
@@ -252,7 +294,22 @@ def supply_chain_page(request, pk):
     cells = list(Cell.objects.filter(code__in=asked).values_list("code", flat=True)) or [
         "content.labor_rights"
     ]
-    result = supply_chain(company, mineral, requester=Requester.for_user(request.user), cells=cells)
+    number = _page_number(request)
+    served, pending = None, None
+    try:
+        served = supply_chain_served(
+            company,
+            mineral,
+            requester=Requester.for_user(request.user),
+            cells=cells,
+            flows=slice((number - 1) * FLOW_PAGE_SIZE, number * FLOW_PAGE_SIZE),
+        )
+    except NotReady as exc:
+        pending = exc
+    rows = _KnownLength(served.rows, served.row_count) if served else []
+    page = Paginator(rows, FLOW_PAGE_SIZE).get_page(number)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "registry/supply_chain.html",
@@ -260,10 +317,15 @@ def supply_chain_page(request, pk):
             "company": company,
             "mineral": mineral,
             "minerals": Mineral.objects.all(),
-            "result": result,
-            "trace": result.trace,
-            "flows": result.trace.flows[:60],
+            "result": served.payload if served else None,
+            "trace": served.payload["trace"] if served else None,
+            "served": served,
+            "pending": pending,
+            "flows": served.rows if served else [],
+            "page": page,
+            "query": query.urlencode(),
             "cells": cells,
             "demo": company.demo or holds_demo_data(),
         },
+        status=202 if pending else 200,
     )

@@ -8,7 +8,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -134,7 +134,10 @@ class StandardFilterSet(django_filters.FilterSet):
         return queryset.filter(status_on__in=value) if value else queryset
 
     def filter_mineral(self, queryset, name, value):
-        return queryset.filter(Q(minerals__code=value) | Q(minerals__isnull=True)).distinct()
+        # Those naming the mineral, and those naming none (they cover every mineral):
+        # EXISTS keeps one row per standard, where a join needed DISTINCT.
+        named = Standard.minerals.through.objects.filter(standard_id=OuterRef("pk"))
+        return queryset.filter(Exists(named.filter(mineral__code=value)) | ~Exists(named))
 
     def filter_sponsor(self, queryset, name, value):
         return queryset.covering_any(value) if value else queryset

@@ -308,3 +308,29 @@ def test_standard_list_is_paginated(client):
     assert "ZZ scale 059" in last and 'rel="prev"' in last
     kept = client.get(url, {"kind": "industry_initiative"}).content.decode()
     assert "kind=industry_initiative&amp;page=2" in kept
+
+
+def test_admin_attestation_search_finds_by_name_or_reference_in_fixed_queries(staff):
+    grow(N)
+    first = Attestation.objects.select_related("company", "owner").order_by("pk").first()
+    batch = first.company.legal_name.rsplit("-", 1)[0] + "-"  # "Scale <b>-": that batch
+    url = reverse("admin:registry_attestation_changelist")
+
+    def found(term):
+        response = staff.get(url, {"q": term})
+        assert response.status_code == 200
+        return {a.pk for a in response.context["cl"].result_list}, response.context["cl"]
+
+    at_n, _ = count_queries(staff, f"{url}?q={batch}")
+    by_company, cl = found(batch)
+    assert len(by_company) == cl.result_count == N // 4
+    by_owner, _ = found(f'"{first.owner.name}"')
+    assert first.pk in by_owner and len(by_owner) < N // 4
+    Attestation.objects.filter(pk=first.pk).update(reference="CERT-H8-0042")
+    assert found("h8-0042")[0] == {first.pk}
+    assert found("no such attestation anywhere")[0] == set()
+
+    grow(N)
+    at_2n, _ = count_queries(staff, f"{url}?q={batch}")
+    assert at_2n == at_n
+    assert found(batch)[0] == by_company  # the new batch's companies do not match

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import issue_token
 from config.preconditions import record_etag
+from intake.models import ImportJob
 from passports.models import AccessGrant
 from registry.models import (
     Evidence,
@@ -397,6 +398,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("api:docs", "get"): public_read(f"{API}/docs/"),
     ("api:redoc", "get"): public_read(f"{API}/redoc/"),
     ("api:api-root", "get"): public_read(f"{API}/"),
+    # --- the credential issuer: its DID document and status lists, open to all ---------
+    ("did-document", "get"): public_read("/.well-known/did.json"),
+    ("credential-status", "get"): public_read("/credentials/status/1"),
+    ("credential-status-suspension", "get"): public_read("/credentials/status/1/suspension"),
     # --- taxonomy: reference data, read by all, written only in the admin -------------
     ("api:taxonomy-compare", "get"): public_read(
         f"{API}/taxonomy/compare/?standards=irma,rmi-rmap"
@@ -570,6 +575,18 @@ RULES: dict[tuple[str, str], Rule] = {
         {"public": MAKER, "private": SUPPLIER},
         ATTESTATION_HIDDEN,
     ),
+    # Only a verified attestation has a credential; a private one only for who sees it.
+    ("api:attestation-credential", "get"): read(
+        lambda a: f"{ATT}/{a.pk}/credential/",
+        {
+            "public": lambda s: s.attestation(status="verified"),
+            "private": lambda s: s.attestation("private", s.supplier_org, "verified"),
+            "submitted": lambda s: s.attestation(),
+        },
+        {"public": EVERYONE, "private": SUPPLIER_MEMBERS, "submitted": NOBODY},
+        {"private": EVERYONE - SUPPLIER_MEMBERS, "submitted": EVERYONE},
+        _attestation_missing("credential/"),
+    ),
     ("api:attestation-history", "get"): read(
         lambda a: f"{ATT}/{a.pk}/history/",
         ATTESTATION_OBJECTS,
@@ -713,6 +730,14 @@ RULES: dict[tuple[str, str], Rule] = {
         ),
         MAKER_PASSPORTS,
     ),
+    # A passport's credential: its latest published version, cut to the tier (drafts: none).
+    ("api:passport-credential", "get"): read(
+        lambda p: f"{PP}/{p.internal_id}/credential/",
+        {"published": lambda s: s.published(), "draft": lambda s: s.draft()},
+        {"published": EVERYONE, "draft": NOBODY},
+        {"draft": EVERYONE},
+        lambda s: Call("get", f"{PP}/no-such-passport/credential/"),
+    ),
     ("api:passport-readings", "get"): published_read("readings/"),
     ("api:passport-readings", "post"): _one(
         "published",
@@ -752,6 +777,48 @@ RULES: dict[tuple[str, str], Rule] = {
             },
         ),
         MAKER_PASSPORTS,
+    ),
+    # --- intake: officers import; a job is seen by its organisation and staff ---------
+    ("api:intake-create", "post"): _one(
+        "new",
+        _none,
+        lambda s, o: Call("post", f"{API}/intake/", {"file": _intake_file()}, multipart=True),
+        OFFICERS,
+    ),
+    ("api:intake-detail", "get"): read(
+        lambda j: f"{API}/intake/{j.pk}/",
+        {"maker's": lambda s: _intake_job(s)},
+        {"maker's": MAKER_MEMBERS},
+        {"maker's": SIGNED_IN - MAKER_MEMBERS},
+        lambda s: Call("get", f"{API}/intake/999999/"),
+    ),
+    ("api:intake-commit", "post"): _one(
+        "maker's",
+        lambda s: _intake_job(s),
+        lambda s, j: Call("post", f"{API}/intake/{j.pk}/commit/"),
+        MAKER,
+        hidden={"maker's": SIGNED_IN - MAKER_MEMBERS},
+        missing=lambda s: Call("post", f"{API}/intake/999999/commit/"),
+    ),
+    ("api:intake-template", "get"): public_read(f"{API}/intake/templates/production/"),
+    ("api:intake-export", "get"): public_read(f"{API}/intake/exports/companies/"),
+    # Suppliers' RMI declarations: seen by the receiving organisation's members only.
+    ("api:intake-rmi-conformance", "get"): read(
+        lambda d: f"{API}/intake/rmi/suppliers/{d.supplier_id}/conformance/",
+        {"maker's": lambda s: _rmi_declaration(s)},
+        {"maker's": MAKER_MEMBERS},
+        {"maker's": SIGNED_IN - MAKER_MEMBERS},
+        lambda s: Call("get", f"{API}/intake/rmi/suppliers/999999/conformance/"),
+    ),
+    ("api:intake-rmi-confirm", "post"): _one(
+        "maker's",
+        lambda s: _rmi_declaration(s).smelters.get(),
+        lambda s, d: Call("post", f"{API}/intake/rmi/smelters/{d.pk}/confirm/", {"facility": None}),
+        MAKER,
+        hidden={"maker's": SIGNED_IN - MAKER_MEMBERS},
+        missing=lambda s: Call(
+            "post", f"{API}/intake/rmi/smelters/999999/confirm/", {"facility": None}
+        ),
     ),
     # --- a user's own API tokens ------------------------------------------------------
     ("api:account-token-list", "get"): _one(
@@ -845,6 +912,22 @@ RULES: dict[tuple[str, str], Rule] = {
         {"published": lambda s: s.published()},
         {"published": EVERYONE},
     ),
+    ("intake:upload", "get"): _one("-", _none, lambda s, o: Call("get", "/intake/"), OFFICERS),
+    ("intake:job", "get"): read(
+        lambda j: f"/intake/{j.pk}/",
+        {"maker's": lambda s: _intake_job(s)},
+        {"maker's": MAKER_MEMBERS},
+        {"maker's": SIGNED_IN - MAKER_MEMBERS},
+        lambda s: Call("get", "/intake/999999/"),
+    ),
+    ("intake:job-commit", "post"): _one(
+        "maker's",
+        lambda s: _intake_job(s),
+        lambda s, j: Call("post", f"/intake/{j.pk}/commit/", {}, multipart=True),
+        MAKER,
+        hidden={"maker's": SIGNED_IN - MAKER_MEMBERS},
+        missing=lambda s: Call("post", "/intake/999999/commit/", {}, multipart=True),
+    ),
     ("login", "get"): public_read("/accounts/login/"),
     ("logout", "get"): _one("-", _none, lambda s, o: Call("get", "/accounts/logout/"), NOBODY),
     ("password_reset", "get"): public_read("/accounts/password_reset/"),
@@ -883,6 +966,46 @@ def _with_evidence(scene, attestation):
     return attestation, evidence
 
 
+def _intake_file():
+    return SimpleUploadedFile(
+        "companies.csv", b"name,country\nMatrix Supplier Ltd,CD\n", content_type="text/csv"
+    )
+
+
+def _rmi_declaration(scene):
+    """The maker's organisation holds its supplier's EMRT, with one smelter to confirm."""
+    from intake.models import DeclaredSmelter, SupplierDeclaration
+
+    declaration = SupplierDeclaration.objects.create(
+        owner=scene.maker_org,
+        supplier=scene.supplier,
+        template="EMRT",
+        version="2.1",
+        effective_date=dt.date(2026, 1, 15),
+        scope="A. Company",
+        sha256=f"{SupplierDeclaration.objects.count():064d}",
+    )
+    DeclaredSmelter.objects.create(
+        declaration=declaration, row=5, metal="Cobalt", name="Some smelter", match="proposed"
+    )
+    return declaration
+
+
+def _intake_job(scene):
+    """A finished dry run without errors, uploaded by the maker's officer."""
+    return ImportJob.objects.create(
+        kind="companies",
+        status="done",
+        dry_run=True,
+        file="intake/00/matrix",
+        filename="companies.csv",
+        sha256="0" * 64,
+        requested_by=scene.users["maker_officer"],
+        organisation=scene.maker_org,
+        summary={"errors": 0, "written": False},
+    )
+
+
 def _imported(scene):
     document = full_document()
     document["GeneralProductInformation"]["batteryPassportIdentifier"] = (
@@ -896,6 +1019,7 @@ def _imported(scene):
 SKIPPED_NAMESPACES = {"admin"}  # the admin is staff's own site, with Django's permissions
 UNSAFE = {"post", "put", "patch", "delete"}
 POST_ONLY_PAGES = {
+    "intake:job-commit",
     "accounts:token-revoke",
     "taxonomy:standard-propose",
     "taxonomy:proposal-approve",

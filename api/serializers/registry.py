@@ -1,6 +1,7 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.urls import replace_query_param
 
 from api.fields import CountryField
 from registry import privacy
@@ -437,6 +438,10 @@ class SectorQuerySerializer(serializers.Serializer):
     independent = serializers.BooleanField(
         default=True, help_text="Count only third-party audits and certifications (default)"
     )
+    page = serializers.IntegerField(
+        default=1, min_value=1, help_text="Page of the companies lacking coverage"
+    )
+    page_size = serializers.IntegerField(default=50, min_value=1, max_value=200)
 
 
 class CompanyLackSerializer(serializers.Serializer):
@@ -492,3 +497,36 @@ class SectorGapsSerializer(serializers.Serializer):
     snapshot = SectorSnapshotInfoSerializer(
         allow_null=True, help_text="Where figures counting private attestations come from"
     )
+    lacking_count = serializers.IntegerField(
+        help_text="Companies lacking any of the cells, from what you may see; `lacking` is "
+        "one page of them, by legal name then id"
+    )
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    next = serializers.SerializerMethodField(help_text="The next page of `lacking`, or null")
+    previous = serializers.SerializerMethodField(
+        help_text="The previous page of `lacking`, or null"
+    )
+    computed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="As of when the figures were computed, when they come from a kept result "
+        "(large groups); null: computed for this request",
+    )
+    stale = serializers.BooleanField(
+        help_text="The figures were computed before the registry last changed; a refresh "
+        "is under way"
+    )
+
+    def _page_link(self, obj, number: int) -> str | None:
+        request = self.context.get("request")
+        if request is None:
+            return None
+        return replace_query_param(request.build_absolute_uri(), "page", number)
+
+    def get_next(self, obj) -> str | None:
+        if obj.page * obj.page_size >= obj.lacking_count:
+            return None
+        return self._page_link(obj, obj.page + 1)
+
+    def get_previous(self, obj) -> str | None:
+        return self._page_link(obj, obj.page - 1) if obj.page > 1 else None

@@ -253,8 +253,49 @@ class SupplyChainSerializer(serializers.Serializer):
     thresholds = serializers.CharField()
 
 
+class TraceConcentrationSerializer(ConcentrationSerializer):
+    shares = ShareSerializer(many=True, help_text="The largest shares (at most 100)")
+    share_count = serializers.IntegerField(help_text="Shares in all; the HHI counts every one")
+
+
+class TracePageRuleSerializer(RuleResultSerializer):
+    flows = FlowSerializer(many=True, help_text="The rule's largest flows (at most 20)")
+    flow_count = serializers.IntegerField(help_text="Flows behind the result in all")
+
+
+class TracePageSerializer(TraceSerializer):
+    mine_country = TraceConcentrationSerializer()
+    processing_country = TraceConcentrationSerializer()
+    processing_company = TraceConcentrationSerializer()
+    mining_company_operator = TraceConcentrationSerializer()
+    mining_company_equity = TraceConcentrationSerializer()
+    flows = FlowSerializer(many=True, help_text="One page of the flows, largest share first")
+    flow_count = serializers.IntegerField(help_text="Flows in all")
+
+
+class SupplyChainPageSerializer(SupplyChainSerializer):
+    """The trace's summary and one page of its flows (documentation of the answer)."""
+
+    trace = TracePageSerializer()
+    rules = TracePageRuleSerializer(many=True)
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True, help_text="The next page of flows, or null")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null")
+    computed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="As of when the trace was computed, when it comes from a kept result (a "
+        "large graph); null: computed for this request",
+    )
+    stale = serializers.BooleanField(
+        help_text="Computed before the registry last changed; a refresh is under way"
+    )
+
+
 class SupplyChainQuerySerializer(serializers.Serializer):
     mineral = serializers.SlugRelatedField(slug_field="code", queryset=Mineral.objects.all())
+    page = serializers.IntegerField(default=1, min_value=1, help_text="Page of the flows")
+    page_size = serializers.IntegerField(default=50, min_value=1, max_value=200)
     as_of = serializers.DateField(required=False, help_text="Only flows whose period covers it")
     checked_on = serializers.DateField(
         required=False, help_text="Date the rules are checked for (default: as_of or today)"

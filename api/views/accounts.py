@@ -28,6 +28,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         "digest": "a hash of the secret: never shown, never searched",
     }
     queryset = ApiToken.objects.none()  # for the schema; get_queryset is per requester
+    ordering = ("-created_at", "-pk")
 
     def get_queryset(self):
         return selectors.tokens_of(self.request.user)

@@ -14,13 +14,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.mixins import GuardedRecordMixin
+from api.pagination import Pagination
 from api.permissions import PassportPermission
 from api.serializers import passports as s
 from config import preconditions
@@ -66,11 +66,10 @@ class JSONOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class PassportCursor(CursorPagination):
-    ordering = "id"
+class PassportCursor(Pagination):
+    """The API's keyset pages (api.pagination), on the id, 100 to a page."""
+
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 def _requester(request) -> Requester:

@@ -1,4 +1,4 @@
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, status, viewsets
@@ -22,7 +22,6 @@ from registry.filters import (
 )
 from registry.models import (
     Attestation,
-    Company,
     Evidence,
     Facility,
     MinedSource,
@@ -33,14 +32,20 @@ from registry.models import (
 from registry.querysets import Requester
 from taxonomy.selectors import resolve_cells
 
+# A large population's answer being computed for the first time (registry.kept).
+KEPT_PENDING = OpenApiResponse(
+    description="Being computed: ask again after the seconds in the Retry-After header"
+)
+
 
 def requester(request) -> Requester:
     return Requester.for_user(request.user)
 
 
 class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = Organisation.objects.order_by("name")
+    queryset = Organisation.objects.all()
     serializer_class = s.OrganisationSerializer
+    ordering = ("name", "pk")  # cursor pages (api.pagination): an indexed, unique order
     filterset_fields = ["kind", "company", "demo"]
     search_fields = ["name"]
 
@@ -48,12 +53,9 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
 class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Companies along the chain. `coverage` answers what a company covers and lacks."""
 
-    queryset = (
-        Company.objects.prefetch_related("stages", "identifiers")
-        .annotate(facility_count=Count("facilities", distinct=True))
-        .order_by("legal_name")
-    )
+    queryset = selectors.companies_with_detail()
     serializer_class = s.CompanySerializer
+    ordering = ("legal_name", "pk")
     filterset_class = CompanyFilterSet
     permission_classes = [RecordOwnerOrStaff]
     search_fields = ["legal_name", "aliases", "lei", "identifiers__value", "notes"]
@@ -83,6 +85,7 @@ class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
 class FacilityViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = Facility.objects.select_related("stage").prefetch_related("minerals")
     serializer_class = s.FacilitySerializer
+    ordering = ("name", "pk")
     filterset_class = FacilityFilterSet
     permission_classes = [RecordOwnerOrStaff]
     search_fields = ["name", "region", "company__legal_name"]
@@ -93,8 +96,9 @@ class MinedSourceViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = MinedSource.objects.prefetch_related(
         "minerals",
         Prefetch("ownerships", queryset=MineOwnership.objects.select_related("company")),
-    ).order_by("name")
+    )
     serializer_class = s.MinedSourceSerializer
+    ordering = ("name", "pk")
     filterset_class = MinedSourceFilterSet
     permission_classes = [RecordOwnerOrStaff]
     search_fields = ["name", "region", "cahra_basis"]
@@ -124,6 +128,7 @@ class AttestationViewSet(
     ]
     unfiltered_fields = {"version": "the optimistic-lock counter, sent back on updates"}
     ordering_fields = ["valid_from", "valid_until", "updated_at"]
+    ordering = ("-valid_from", "pk")  # `?ordering=` picks another; the pk always ends it
 
     def get_queryset(self):
         return (
@@ -136,7 +141,6 @@ class AttestationViewSet(
                 "evidence",
                 Prefetch("status_changes", queryset=StatusChange.objects.select_related("by")),
             )
-            .order_by("-valid_from", "id")
         )
 
     def get_serializer_class(self):
@@ -282,14 +286,19 @@ class AttestationViewSet(
 
 
 class SectorGapsView(APIView):
-    @extend_schema(parameters=[s.SectorQuerySerializer], responses=s.SectorGapsSerializer)
+    @extend_schema(
+        parameters=[s.SectorQuerySerializer],
+        responses={200: s.SectorGapsSerializer, 202: KEPT_PENDING},
+    )
     def get(self, request):
         """Which companies of a stage, mineral and country lack coverage of the cells
         (e.g. cobalt refiners without independently verified labour-rights coverage).
         The list uses only what you may see; figures that count private attestations come
         from the latest weekly snapshot on or before `as_of`, noised, for groups of at least
         5 companies, within a monthly budget per requester (README, "Privacy of private
-        attestations in sector figures")."""
+        attestations in sector figures"). `lacking` is one page (`next`, `previous`); the
+        figures of a large group come from a kept result (`computed_at`, `stale`), and the
+        first time a 202 with Retry-After answers while it is computed."""
         params = s.SectorQuerySerializer(data=query_data(request, ("cells",)))
         data = params.initial_data
         if "cells" in data:
@@ -305,5 +314,8 @@ class SectorGapsView(APIView):
             country=v.get("country") or None,
             as_of=v.get("as_of"),
             independent_only=v["independent"],
+            page=v["page"],
+            page_size=v["page_size"],
+            keep=True,
         )
-        return Response(s.SectorGapsSerializer(result).data)
+        return Response(s.SectorGapsSerializer(result, context={"request": request}).data)

@@ -3,12 +3,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from api.fields import query_data
 from api.mixins import GuardedRecordMixin
 from api.permissions import RecordOwnerOrStaff
 from api.serializers import supply as s
+from api.views.registry import KEPT_PENDING
 from registry import concentration, supply
 from registry.models import (
     Company,
@@ -35,10 +37,9 @@ class SupplyRelationshipViewSet(
 ):
     """Supplier-to-buyer flows. POST a list to create many at once: all or none."""
 
-    queryset = SupplyRelationship.objects.select_related(
-        "supplier", "buyer", "mineral", "stage"
-    ).order_by("id")
+    queryset = SupplyRelationship.objects.select_related("supplier", "buyer", "mineral", "stage")
     serializer_class = s.SupplyRelationshipSerializer
+    ordering = ("pk",)  # cursor pages (api.pagination) on the primary key
     permission_classes = [RecordOwnerOrStaff]
     filterset_fields = {
         "buyer": ["exact"],
@@ -72,8 +73,9 @@ class SupplyRelationshipViewSet(
 class SourceLinkViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Mine-to-processor flows."""
 
-    queryset = SourceLink.objects.select_related("mine", "facility", "mineral").order_by("id")
+    queryset = SourceLink.objects.select_related("mine", "facility", "mineral")
     serializer_class = s.SourceLinkSerializer
+    ordering = ("pk",)
     permission_classes = [RecordOwnerOrStaff]
     filterset_fields = {
         "mine": ["exact"],
@@ -91,6 +93,7 @@ class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = ProductionStatistic.objects.select_related("mineral")
     serializer_class = s.ProductionStatisticSerializer
+    ordering = ("pk",)  # rows in the order they were loaded from the published tables
     filterset_fields = {
         "mineral__code": ["exact"],
         "stage": ["exact"],
@@ -111,7 +114,7 @@ class RuleViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Rule.objects.all()
     serializer_class = s.RuleSerializer
     lookup_field = "code"
-    pagination_class = None
+    ordering = ("kind", "code", "pk")
     filterset_fields = ["code", "kind"]
     search_fields = ["name", "source", "notes"]
     unfiltered_fields = {"params": "structured parameters of the rule, read whole"}
@@ -160,16 +163,23 @@ class ConcentrationView(APIView):
 
 
 class SupplyChainView(APIView):
-    @extend_schema(parameters=[s.SupplyChainQuerySerializer], responses=s.SupplyChainSerializer)
+    @extend_schema(
+        parameters=[s.SupplyChainQuerySerializer],
+        responses={200: s.SupplyChainPageSerializer, 202: KEPT_PENDING},
+    )
     def get(self, request, pk):
         """A buyer's supply of one mineral traced upstream to the mines: shares by mine
         country, processing country and company with their HHI; recycled, CAHRA and
         artisanal shares; the share whose suppliers lack coverage of `cells`; and the
-        rule checks, each with the flows behind it."""
+        rule checks, each with its largest flows. `trace.flows` is one page of the flows,
+        largest first (`next`, `previous`). A large graph's trace comes from a kept result
+        (`computed_at`, `stale`); the first time, a 202 with Retry-After answers while it
+        is computed."""
         buyer = get_object_or_404(Company, pk=pk)
         p = _params(request, s.SupplyChainQuerySerializer, ("cells",))
         cells = [c.code for c in resolve_cells(p["cells"])]
-        result = supply.supply_chain(
+        number, size = p["page"], p["page_size"]
+        served = supply.supply_chain_served(
             buyer,
             p["mineral"],
             requester=Requester.for_user(request.user),
@@ -177,8 +187,22 @@ class SupplyChainView(APIView):
             cells=cells,
             thresholds=p["thresholds"].code if p.get("thresholds") else None,
             checked_on=p.get("checked_on"),
+            flows=slice((number - 1) * size, number * size),
         )
-        return Response(s.SupplyChainSerializer(result).data)
+        body = dict(served.payload)
+        body["cells"] = cells  # as asked (the key sorts them)
+        body["trace"] = {**served.payload["trace"], "flows": served.rows}
+        url = request.build_absolute_uri()
+        more = number * size < served.row_count
+        body.update(
+            page=number,
+            page_size=size,
+            next=replace_query_param(url, "page", number + 1) if more else None,
+            previous=replace_query_param(url, "page", number - 1) if number > 1 else None,
+            computed_at=served.computed_at if served.kept else None,
+            stale=served.stale,
+        )
+        return Response(body)
 
 
 class WhatIfView(APIView):

@@ -21,7 +21,7 @@ class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = s.DimensionSerializer
     lookup_field = "code"
-    pagination_class = None
+    ordering = ("order", "pk")  # paged like every list (api.pagination); five fit one page
     filter_backends = []
     unfiltered_fields = dict.fromkeys(
         ("code", "label", "question", "order"), "the matrix's five dimensions, always listed whole"
@@ -29,12 +29,12 @@ class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class CellViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = Cell.objects.select_related("dimension").order_by("order")
+    queryset = Cell.objects.select_related("dimension")
     serializer_class = s.CellSerializer
     filterset_class = CellFilterSet
     lookup_field = "code"
     lookup_value_regex = r"[a-z_.]+"
-    pagination_class = None
+    ordering = ("order", "pk")
     search_fields = ["code", "label", "description", "group_label"]
     unfiltered_fields = {"order": "the matrix's order, in which cells are always listed"}
 
@@ -55,6 +55,7 @@ class StandardViewSet(viewsets.ReadOnlyModelViewSet):
     ]
     unfiltered_fields = {"sources": "the list of sources behind the judgements, read whole"}
     ordering_fields = ["short_name", "year", "jurisdiction"]
+    ordering = ("short_name", "pk")
 
     def get_queryset(self):
         if self.action == "list":
