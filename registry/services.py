@@ -14,14 +14,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Sum, When
 from django.utils import timezone
 
 from config.errors import Conflict
 from taxonomy.models import Mineral
 
 from . import evidence_checks
-from .concentration import upstream_edges_cte
 from .models import (
     Attestation,
     Company,
@@ -415,83 +414,269 @@ def _overlapping(queryset, start, end):
     return queryset
 
 
-def find_path(start_id: int, goal_id: int, mineral_id: int) -> list[int] | None:
-    """Company ids from `start` upstream to `goal` along supply edges, if any."""
-
-    upstream: dict[int, list[int]] = {}
-    for row in upstream_edges_cte([start_id], mineral_id, None):
-        upstream.setdefault(row[2], []).append(row[1])
-    previous: dict[int, int | None] = {start_id: None}
-    queue = deque([start_id])
-    while queue:
-        node = queue.popleft()
-        if node == goal_id:
-            path: list[int] = []
-            step: int | None = node
-            while step is not None:
-                path.append(step)
-                step = previous[step]
-            return list(reversed(path))
-        for supplier in upstream.get(node, ()):
-            if supplier not in previous:
-                previous[supplier] = node
-                queue.append(supplier)
-    return None
+def _overlaps(start, end, other_start, other_end) -> bool:
+    """Whether two periods (None = open) share a day: the rule `_overlapping` applies."""
+    return (end is None or other_start is None or other_start <= end) and (
+        start is None or other_end is None or other_end >= start
+    )
 
 
-def validate_relationship(data: dict, exclude_pk: int | None = None) -> None:
-    """Checks that need the database: facilities, the buyer's reported shares, cycles."""
-
-    supplier, buyer, mineral = data["supplier"], data["buyer"], data["mineral"]
-    errors: dict[str, str] = {}
+def _own_errors(data: dict) -> dict[str, str]:
+    """The checks a row passes or fails on its own (no query)."""
+    supplier, buyer = data["supplier"], data["buyer"]
     if supplier.pk == buyer.pk:
-        raise ValidationError({"supplier": "A company cannot supply itself."})
+        return {"supplier": "A company cannot supply itself."}
+    errors: dict[str, str] = {}
     for key, company in (("supplier_facility", supplier), ("buyer_facility", buyer)):
         facility = data.get(key)
         if facility is not None and facility.company_id != company.pk:
             errors[key] = f"{facility.name} is not a facility of {company}."
-    volume, share = data.get("volume_t"), data.get("share_pct")
-    if volume is None and share is None:
+    if data.get("volume_t") is None and data.get("share_pct") is None:
         errors["volume_t"] = "Give the volume (t contained) or the share of the buyer's supply."
     start, end = data.get("period_start"), data.get("period_end")
     if start and end and end < start:
         errors["period_end"] = f"The period ends ({end}) before it starts ({start})."
-    if errors:
-        raise ValidationError(errors)
-    if share is not None:
-        others = _overlapping(
-            SupplyRelationship.objects.filter(
-                buyer=buyer, mineral=mineral, share_pct__isnull=False
+    return errors
+
+
+CENT = Decimal("0.01")
+
+
+class _Shares:
+    """The buyers' reported shares per mineral and period, loaded in one aggregate query,
+    then kept up to date as the batch's rows are accepted."""
+
+    def __init__(self, rows: list[tuple[dict, int | None]]):
+        # (buyer, mineral) -> {(start, end, own pk or None): total}
+        self.totals: dict[tuple[int, int], dict[tuple, Decimal]] = {}
+        self.place: dict[int, tuple[tuple[int, int], tuple]] = {}  # own pk -> where it is
+        wanted = [data for data, _ in rows if data.get("share_pct") is not None]
+        if not wanted:
+            return
+        excluded = {pk for _, pk in rows if pk is not None}
+        fields = ["buyer_id", "mineral_id", "period_start", "period_end"]
+        found = SupplyRelationship.objects.filter(
+            share_pct__isnull=False,
+            buyer_id__in={d["buyer"].pk for d in wanted},
+            mineral_id__in={d["mineral"].pk for d in wanted},
+        )
+        if excluded:
+            # A row being changed is kept apart: its own check leaves its old share out.
+            own = Case(When(pk__in=excluded, then=F("pk")), default=None)
+            found = found.annotate(own=own)
+            fields.append("own")
+        for row in found.values(*fields).annotate(total=Sum("share_pct")).order_by():
+            key = (row["period_start"], row["period_end"], row.get("own"))
+            # SQLite sums in floating point: shares have two decimals, so round to them.
+            self._add((row["buyer_id"], row["mineral_id"]), key, row["total"])
+
+    def _add(self, pair, key, share) -> None:
+        bucket = self.totals.setdefault(pair, {})
+        bucket[key] = bucket.get(key, Decimal(0)) + Decimal(share).quantize(CENT)
+        if key[2] is not None:
+            self.place[key[2]] = (pair, key)
+
+    def error(self, data: dict, exclude_pk: int | None) -> dict[str, str] | None:
+        share = data.get("share_pct")
+        if share is None:
+            return None
+        buyer, mineral = data["buyer"], data["mineral"]
+        start, end = data.get("period_start"), data.get("period_end")
+        others = self.totals.get((buyer.pk, mineral.pk), {})
+        total = sum(
+            (
+                value
+                for (s, e, own), value in others.items()
+                if (own is None or own != exclude_pk) and _overlaps(start, end, s, e)
             ),
-            start,
-            end,
-        ).exclude(pk=exclude_pk)
-        total = sum(others.values_list("share_pct", flat=True), Decimal(0)) + Decimal(share)
-        if total > 100:
-            raise ValidationError(
-                {
-                    "share_pct": (
-                        f"Reported shares of {buyer}'s {mineral.name.lower()} supply would "
-                        f"add up to {total}%, over 100%."
-                    )
-                }
+            Decimal(0),
+        ) + Decimal(share)
+        if total <= 100:
+            return None
+        return {
+            "share_pct": (
+                f"Reported shares of {buyer}'s {mineral.name.lower()} supply would "
+                f"add up to {total}%, over 100%."
             )
-    # Adding supplier -> buyer closes a loop if the buyer already supplies the supplier.
-    path = find_path(supplier.pk, buyer.pk, mineral.pk)
-    if path:
-        # path runs supplier -> ... -> buyer upstream; material flows the other way,
-        # and the new edge supplier -> buyer closes the loop.
-        names = dict(Company.objects.filter(pk__in=path).values_list("pk", "legal_name"))
-        flow = " → ".join(names[pk] for pk in [*reversed(path), buyer.pk])
-        raise ValidationError(
-            {
+        }
+
+    def accept(self, data: dict, exclude_pk: int | None) -> None:
+        if exclude_pk is not None and exclude_pk in self.place:
+            pair, key = self.place.pop(exclude_pk)  # the old share is replaced
+            self.totals[pair].pop(key, None)
+        if data.get("share_pct") is not None:
+            key = (data.get("period_start"), data.get("period_end"), exclude_pk)
+            self._add((data["buyer"].pk, data["mineral"].pk), key, data["share_pct"])
+
+
+def _strong_components(adjacency: dict[int, set[int]]) -> dict[int, int]:
+    """Node -> component id (Tarjan's algorithm without recursion, O(V + E))."""
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    component: dict[int, int] = {}
+    for root in adjacency:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(adjacency.get(root, ())))]
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in order:
+                    order[child] = low[child] = len(order)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(adjacency.get(child, ()))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], order[child])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == order[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component[member] = order[node]
+                        if member == node:
+                            break
+    return component
+
+
+class _Loops:
+    """The supply graphs of the batch's minerals as (supplier, buyer) pairs, in one query.
+
+    Only an edge whose supplier buys and whose buyer sells (in the registry or in the
+    batch) can lie on a loop, so only those are loaded: every loop is still there. The
+    batch's edges are added and the strongly connected components found once; a row
+    whose two companies are in different components cannot close a loop, and the others
+    (rare) are searched within their component, with the edges accepted so far.
+    """
+
+    def __init__(self, rows: list[dict]):
+        self.upstream: dict[int, dict[int, set[int]]] = {}  # mineral -> buyer -> suppliers
+        self.component: dict[int, dict[int, int]] = {}
+        if not rows:
+            return
+        rel = SupplyRelationship.objects
+        buys = rel.filter(buyer_id=OuterRef("supplier_id"), mineral_id=OuterRef("mineral_id"))
+        sells = rel.filter(supplier_id=OuterRef("buyer_id"), mineral_id=OuterRef("mineral_id"))
+        edges = (
+            rel.filter(mineral_id__in={d["mineral"].pk for d in rows})
+            .filter(Exists(buys) | Q(supplier_id__in={d["buyer"].pk for d in rows}))
+            .filter(Exists(sells) | Q(buyer_id__in={d["supplier"].pk for d in rows}))
+            .values_list("mineral_id", "supplier_id", "buyer_id")
+            .distinct()
+            .order_by()
+        )
+        for mineral, supplier, buyer in edges:
+            self.upstream.setdefault(mineral, {}).setdefault(buyer, set()).add(supplier)
+        everything: dict[int, dict[int, set[int]]] = {
+            m: {b: set(s) for b, s in graph.items()} for m, graph in self.upstream.items()
+        }
+        for d in rows:
+            graph = everything.setdefault(d["mineral"].pk, {})
+            graph.setdefault(d["buyer"].pk, set()).add(d["supplier"].pk)
+        for mineral, graph in everything.items():
+            self.component[mineral] = _strong_components(graph)
+
+    def path(self, data: dict) -> list[int] | None:
+        """Company ids from the supplier upstream to the buyer, if the buyer already
+        supplies the supplier (the shortest such chain)."""
+        mineral, start, goal = data["mineral"].pk, data["supplier"].pk, data["buyer"].pk
+        component = self.component.get(mineral, {})
+        if start not in component or component.get(goal) != component[start]:
+            return None
+        inside, upstream = component[start], self.upstream.get(mineral, {})
+        previous: dict[int, int | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            if node == goal:
+                path: list[int] = []
+                step: int | None = node
+                while step is not None:
+                    path.append(step)
+                    step = previous[step]
+                return list(reversed(path))
+            for supplier in upstream.get(node, ()):
+                if supplier not in previous and component.get(supplier) == inside:
+                    previous[supplier] = node
+                    queue.append(supplier)
+        return None
+
+    def accept(self, data: dict) -> None:
+        graph = self.upstream.setdefault(data["mineral"].pk, {})
+        graph.setdefault(data["buyer"].pk, set()).add(data["supplier"].pk)
+
+
+def validate_relationships(
+    items: Sequence[dict], exclude_pks: Sequence[int | None] | None = None
+) -> dict[int, dict[str, str]]:
+    """Check a batch of supply relationships as if each were saved in turn: the errors of
+    each refused row by its index (field -> message), none for a row that passes.
+
+    The rule for every write (one row from the API or admin, thousands from an import):
+    facilities belong to their companies, a volume or share is given, the period is in
+    order, the buyer's reported shares of a mineral over overlapping periods stay within
+    100%, and no row closes a loop in the mineral's supply graph. `exclude_pks[i]` is
+    the row that item i changes (left out of its own share check). A constant number of
+    queries whatever the batch or the registry's size: the shares (one aggregate), the
+    graph edges (one), and the names on any loop found (one).
+    """
+    excludes = list(exclude_pks) if exclude_pks is not None else [None] * len(items)
+    errors: dict[int, dict[str, str]] = {}
+    checked: list[int] = []
+    for index, data in enumerate(items):
+        own = _own_errors(data)
+        if own:
+            errors[index] = own
+        else:
+            checked.append(index)
+    shares = _Shares([(items[i], excludes[i]) for i in checked])
+    loops = _Loops([items[i] for i in checked])
+    paths: dict[int, list[int]] = {}
+    for index in checked:
+        data = items[index]
+        share_error = shares.error(data, excludes[index])
+        if share_error:
+            errors[index] = share_error
+            continue
+        path = loops.path(data)
+        if path:
+            paths[index] = path
+            continue
+        shares.accept(data, excludes[index])
+        loops.accept(data)
+    if paths:
+        ids = {pk for path in paths.values() for pk in path}
+        names = dict(Company.objects.filter(pk__in=ids).values_list("pk", "legal_name"))
+        for index, path in paths.items():
+            data = items[index]
+            # The path runs supplier -> ... -> buyer upstream; material flows the other
+            # way, and the new edge supplier -> buyer closes the loop.
+            flow = " → ".join(names[pk] for pk in [*reversed(path), data["buyer"].pk])
+            errors[index] = {
                 "supplier": (
-                    f"This would make a cycle in the {mineral.name.lower()} supply graph: "
-                    f"{flow}. Recycled material returning upstream is recorded as a "
+                    f"This would make a cycle in the {data['mineral'].name.lower()} supply "
+                    f"graph: {flow}. Recycled material returning upstream is recorded as a "
                     "black-mass source instead."
                 )
             }
-        )
+    return dict(sorted(errors.items()))
+
+
+def validate_relationship(data: dict, exclude_pk: int | None = None) -> None:
+    """One relationship (API, admin): the batch rule applied to a batch of one."""
+    errors = validate_relationships([data], [exclude_pk])
+    if errors:
+        raise ValidationError(errors[0])
 
 
 @transaction.atomic
@@ -501,13 +686,14 @@ def relationships_save(items: list[dict], instance=None) -> list:
 
     # One writer per mineral graph at a time, so two inserts cannot close a loop together.
     list(Mineral.objects.select_for_update().filter(pk__in={i["mineral"].pk for i in items}))
-    saved, errors = [], {}
-    for index, data in enumerate(items):
-        try:
-            validate_relationship(data, exclude_pk=instance.pk if instance else None)
-        except ValidationError as exc:
-            errors[index] = exc.message_dict
-            continue
+    found = validate_relationships(items, [instance.pk if instance else None] * len(items))
+    if found:
+        errors = {i: ValidationError(e).message_dict for i, e in found.items()}
+        if instance is not None or len(items) == 1:
+            raise ValidationError(next(iter(errors.values())))
+        raise ValidationError({"items": [f"item {i}: {msgs}" for i, msgs in errors.items()]})
+    saved = []
+    for data in items:
         if instance is not None:
             for key, value in data.items():
                 setattr(instance, key, value)
@@ -515,8 +701,4 @@ def relationships_save(items: list[dict], instance=None) -> list:
             saved.append(instance)
         else:
             saved.append(SupplyRelationship.objects.create(**data))
-    if errors:
-        if instance is not None or len(items) == 1:
-            raise ValidationError(next(iter(errors.values())))
-        raise ValidationError({"items": [f"item {i}: {msgs}" for i, msgs in errors.items()]})
     return saved
