@@ -1,3 +1,6 @@
+import functools
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -52,11 +55,21 @@ def demo_registry(django_db_setup, django_db_blocker):
         reset_to_reference()
 
 
+@functools.cache
+def credential_keys() -> str:
+    """A credential signing key set made for this test run (never one from the repository)."""
+    from credentials.keys import new_key_set
+
+    return json.dumps(new_key_set())
+
+
 @pytest.fixture(autouse=True)
 def test_settings(settings, tmp_path):
-    """Evidence files go to a per-test folder; passwords hash fast."""
+    """Evidence files go to a per-test folder; passwords hash fast; credentials
+    are signed with the run's own key."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CREDENTIAL_SIGNING_KEYS = credential_keys()
 
 
 @pytest.fixture

@@ -304,6 +304,10 @@ CALLS = {
         s, "export/batterypass/"
     ),
     (f"{PREFIX}{{identifier}}/export/catenax/", "GET"): lambda s: _each(s, "export/catenax/"),
+    (f"{PREFIX}{{identifier}}/credential/", "GET"): lambda s: [
+        *_each(s, "credential/"),
+        Call(f"{PREFIX}no-such-passport/credential/"),
+    ],
     (f"{PREFIX}bulk/", "POST"): lambda s: [
         Call(
             f"{PREFIX}bulk/",

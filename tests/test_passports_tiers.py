@@ -121,6 +121,7 @@ READS = {
     "api:passport-version": _each_version,
     "api:passport-export-batterypass": _each_passport("export/batterypass/"),
     "api:passport-export-catenax": _each_passport("export/catenax/"),
+    "api:passport-credential": _each_passport("credential/"),
     "api:passport-bulk": _bulk,
     "api:passport-changes": _get("/api/passports/changes/?since=0&limit=1000"),
     "passports:public": _pages(""),
