@@ -35,7 +35,8 @@ trap stop EXIT
 # instead of exercising the operations).
 # FUZZ_DATABASE_URL: an empty database of your own instead (PostgreSQL, say).
 export DEBUG=1 DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite:///$work/db.sqlite3}" MEDIA_ROOT="$work/media" \
-  API_THROTTLE_ANON="" API_THROTTLE_USER="" LOG_LEVEL=WARNING DEMO_DATA=1
+  API_THROTTLE_ANON="" API_THROTTLE_USER="" LOG_LEVEL=WARNING DEMO_DATA=1 \
+  CREDENTIAL_SIGNING_KEYS_FILE="$work/credential-keys.json"
 port="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export PORT="$port"
 base="http://127.0.0.1:$port"
@@ -44,6 +45,8 @@ echo "== fuzz: database in $work"
 "$BIN/python" manage.py migrate --no-input -v0
 "$BIN/python" manage.py load_reference >/dev/null
 "$BIN/python" manage.py load_demo >/dev/null
+# A signing key of its own: credential routes answer, not 503 (no key).
+"$BIN/python" manage.py credential_devkey >/dev/null
 
 # A compliance officer of an organisation that has a company.
 "$BIN/python" manage.py shell -v0 -c '
