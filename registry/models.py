@@ -391,6 +391,9 @@ class Attestation(models.Model):
             models.Index(fields=["updated_at", "id"], name="attestation_updated_idx"),
             models.Index(fields=["created_at"], name="attestation_created_idx"),
             models.Index(fields=["visibility"], name="attestation_visibility_idx"),
+            # "Rests on demo data?" on every registry page: a LIMIT 1 that otherwise scans
+            # the whole table when no demo row exists (selectors.holds_demo_data).
+            models.Index(fields=["id"], condition=Q(demo=True), name="attestation_demo_idx"),
         ]
 
     def __str__(self) -> str:
@@ -605,6 +608,7 @@ class SupplyRelationship(models.Model):
         indexes = [
             models.Index(fields=["buyer", "mineral"]),
             models.Index(fields=["supplier", "mineral"]),
+            models.Index(fields=["id"], condition=Q(demo=True), name="relationship_demo_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -644,6 +644,18 @@ def test_the_index_migration_builds_concurrently_on_postgresql_and_plainly_elsew
     assert {"company_name_idx", "attestation_valid_from_idx", "attestation_updated_idx"} <= names
 
 
+def test_the_demo_data_check_has_partial_indexes_to_read(db):
+    # Every registry page asks whether demo rows exist: without these, a registry with none
+    # scans its whole attestation and relationship tables on every page (registry 0011).
+    with connection.cursor() as cursor:
+        found = {
+            table: connection.introspection.get_constraints(cursor, table)
+            for table in ("registry_attestation", "registry_supplyrelationship")
+        }
+    assert found["registry_attestation"]["attestation_demo_idx"]["columns"] == ["id"]
+    assert found["registry_supplyrelationship"]["relationship_demo_idx"]["columns"] == ["id"]
+
+
 def test_standards_by_mineral_are_those_naming_it_or_none_each_once(db):
     from django.db.models import Q
 
