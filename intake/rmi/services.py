@@ -206,8 +206,8 @@ def _supersede(record: SupplierDeclaration) -> None:
             record.save(update_fields=["superseded_by"])
 
 
-@functools.cache
 def _refining_id() -> int:
+    # Not cached in the process: reference data reloaded elsewhere gets new ids.
     return Cell.objects.only("pk").get(code="application.refining").pk
 
 
