@@ -11,6 +11,7 @@ from django.utils.text import smart_split
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.files import download_response
+from config.pagination import CappedCountAdmin
 from taxonomy.models import Cell, Standard
 
 from . import services
@@ -126,7 +127,7 @@ class FacilityInline(QuietLabelsMixin, admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
+class CompanyAdmin(CappedCountAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["legal_name", "country", "lei", "state_owner", "parent"]
     list_select_related = ["parent"]
     list_filter = [("stages", CellListFilter), "country"]
@@ -137,7 +138,7 @@ class CompanyAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Facility)
-class FacilityAdmin(LabelledAdmin):
+class FacilityAdmin(CappedCountAdmin, LabelledAdmin):
     list_display = ["name", "company", "kind", "country", "stage", "feedstock"]
     list_select_related = ["company", "stage__dimension"]
     list_filter = ["kind", "feedstock", "country", "minerals"]
@@ -168,7 +169,7 @@ class MineOwnershipInline(QuietLabelsMixin, admin.TabularInline):
 
 
 @admin.register(MinedSource)
-class MinedSourceAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
+class MinedSourceAdmin(CappedCountAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["name", "country", "method", "cahra", "operator"]
     list_select_related = ["operator"]
     list_filter = ["method", "cahra", "country", "minerals"]
@@ -263,7 +264,7 @@ def _transition_action(target: str, label: str):
 
 
 @admin.register(Attestation)
-class AttestationAdmin(LabelledAdmin):
+class AttestationAdmin(CappedCountAdmin, LabelledAdmin):
     list_display = [
         "company",
         "standard",
@@ -280,8 +281,6 @@ class AttestationAdmin(LabelledAdmin):
     # Searched by get_search_results (company, standard, owner by name; reference).
     search_fields = ["company__legal_name", "standard__short_name", "reference", "owner__name"]
     search_help_text = "Company, owner or standard name, or reference (contains)."
-    # The unfiltered total is a second COUNT(*) over every attestation on each search.
-    show_full_result_count = False
     autocomplete_fields = ["company", "standard", "verifier", "owner", "facilities", "shared_with"]
     filter_horizontal = ["minerals"]
     readonly_fields = list(ATTESTATION_MANAGED_FIELDS)
@@ -402,7 +401,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(CappedCountAdmin, admin.ModelAdmin):
     list_display = ["name", "kind", "company"]
     list_select_related = ["company"]
     list_filter = ["kind"]
@@ -423,7 +422,7 @@ class SupplyRelationshipForm(forms.ModelForm):
 
 
 @admin.register(SupplyRelationship)
-class SupplyRelationshipAdmin(LabelledAdmin):
+class SupplyRelationshipAdmin(CappedCountAdmin, LabelledAdmin):
     form = SupplyRelationshipForm
     list_display = [
         "supplier",
@@ -443,7 +442,7 @@ class SupplyRelationshipAdmin(LabelledAdmin):
 
 
 @admin.register(SourceLink)
-class SourceLinkAdmin(LabelledAdmin):
+class SourceLinkAdmin(CappedCountAdmin, LabelledAdmin):
     list_display = ["mine", "facility", "mineral", "volume_t", "period_start", "period_end"]
     list_select_related = ["mine", "facility__company", "mineral"]
     list_filter = ["mineral"]

@@ -334,3 +334,25 @@ def test_admin_attestation_search_finds_by_name_or_reference_in_fixed_queries(st
     at_2n, _ = count_queries(staff, f"{url}?q={batch}")
     assert at_2n == at_n
     assert found(batch)[0] == by_company  # the new batch's companies do not match
+
+
+def test_admin_says_more_than_the_cap_instead_of_counting_every_match(staff, monkeypatch):
+    from config.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 40)
+    grow(200)  # 50 attestations, all "Scale ..." companies
+    url = reverse("admin:registry_attestation_changelist")
+    broad = staff.get(url, {"q": "Scale"})
+    page = broad.content.decode()
+    assert "more than 40 results" in page
+    assert "More than 40 attestations" in page
+    assert broad.context["cl"].paginator.num_pages == 40 // broad.context["cl"].list_per_page or 1
+    # No COUNT over every match: the count is of a subquery limited to the cap + 1.
+    with CaptureQueriesContext(connection) as queries:
+        staff.get(url, {"q": "Scale"})
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT 41" in sql for sql in counts)
+    # Under the cap the exact number shows.
+    one = Attestation.objects.select_related("company").order_by("pk").first().company
+    narrow = staff.get(url, {"q": f'"{one.legal_name}"'}).content.decode()
+    assert "1 result" in narrow and "more than" not in narrow

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from credentials.keys import new_key_set
 from registry.management.commands.build_large_registry import (
     create_database,
     drop_database,
@@ -281,6 +282,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    keys_file: str = ""  # a throwaway credential signing key: credential routes answer, not 503
 
     def env(self) -> dict:
         return {
@@ -297,6 +299,7 @@ class Server:
             # inside the web worker on the first request (that would count in its memory).
             "CELERY_BROKER_URL": BROKER_URL,
             "CELERY_TASK_ALWAYS_EAGER": "0",
+            "CREDENTIAL_SIGNING_KEYS_FILE": self.keys_file,
         }
 
     def start(self, log) -> None:
@@ -573,6 +576,9 @@ class Command(BaseCommand):
         large_url = parts._replace(path=f"/{name}_bench_large").geturl()
         password = secrets.token_urlsafe(16)
         say = self.stdout.write
+        keys_dir = tempfile.TemporaryDirectory()
+        keys_file = Path(keys_dir.name) / "credential-keys.json"
+        keys_file.write_text(json.dumps(new_key_set(None)))
         try:
             self.build(demo_url, large_url, scale, seed, reuse)
             # DEBUG off serves hashed names from the manifest only collectstatic writes.
@@ -584,7 +590,7 @@ class Command(BaseCommand):
                 targets = found["targets"]
                 order = order or [t["route"] for t in targets]
                 with tempfile.TemporaryFile() as log:
-                    server = Server(database_url=url)
+                    server = Server(database_url=url, keys_file=str(keys_file))
                     try:
                         server.start(log)
                         t0 = time.perf_counter()
@@ -599,6 +605,7 @@ class Command(BaseCommand):
             for line in table(measured["demo"], measured["large"], order):
                 say(line)
         finally:
+            keys_dir.cleanup()
             if not keep:
                 drop_database(demo_url)
                 drop_database(large_url)
