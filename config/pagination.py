@@ -27,8 +27,9 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         rows = self.object_list
-        if hasattr(rows, "query"):  # a queryset: COUNT(*) over a LIMITed subquery
-            return rows[: self.cap + 1].count()
+        if hasattr(rows, "query"):  # a queryset: COUNT(*) over a LIMITed subquery,
+            # unordered, or the database walks the ordering's index to find the cap.
+            return rows.order_by()[: self.cap + 1].count()
         return len(rows)
 
     @property
@@ -40,10 +41,3 @@ class CappedCountPaginator(Paginator):
         if self.capped:
             return max(1, self.cap // self.per_page)
         return super().num_pages
-
-
-class CappedCountAdmin:
-    """Mixin for the admins of the large tables: counts capped, no unfiltered total."""
-
-    paginator = CappedCountPaginator
-    show_full_result_count = False

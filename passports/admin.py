@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
-from config.pagination import CappedCountAdmin
+from config.admin_lists import LargeTableAdmin
 from registry.admin import QuietLabelsMixin
 from registry.services import Conflict
 
@@ -107,7 +107,7 @@ def publish(modeladmin, request, queryset):
 
 
 @admin.register(BatteryPassport)
-class BatteryPassportAdmin(CappedCountAdmin, QuietLabelsMixin, admin.ModelAdmin):
+class BatteryPassportAdmin(LargeTableAdmin, QuietLabelsMixin, admin.ModelAdmin):
     list_display = [
         "internal_id",
         "battery_identifier",
@@ -219,7 +219,7 @@ class AccessGrantAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
 
 
 @admin.register(PassportEvent)
-class PassportEventAdmin(CappedCountAdmin, admin.ModelAdmin):
+class PassportEventAdmin(LargeTableAdmin, admin.ModelAdmin):
     list_display = ["id", "passport", "kind", "version", "at"]
     list_select_related = ["passport"]
     list_filter = ["kind"]

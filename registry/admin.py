@@ -2,17 +2,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.text import smart_split
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin_lists import LargeTableAdmin
 from config.files import download_response
-from config.pagination import CappedCountAdmin
-from taxonomy.models import Cell, Standard
+from taxonomy.models import Cell
 
 from . import services
 from .models import (
@@ -127,7 +125,7 @@ class FacilityInline(QuietLabelsMixin, admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(CappedCountAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
+class CompanyAdmin(LargeTableAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["legal_name", "country", "lei", "state_owner", "parent"]
     list_select_related = ["parent"]
     list_filter = [("stages", CellListFilter), "country"]
@@ -138,9 +136,12 @@ class CompanyAdmin(CappedCountAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Facility)
-class FacilityAdmin(CappedCountAdmin, LabelledAdmin):
+class FacilityAdmin(LargeTableAdmin, LabelledAdmin):
     list_display = ["name", "company", "kind", "country", "stage", "feedstock"]
     list_select_related = ["company", "stage__dimension"]
+    # By its own (name, id) index: the model's order (company name, name) sorted every
+    # match through a join (0.1 s for a search at 50,000 facilities).
+    ordering = ["name", "id"]
     list_filter = ["kind", "feedstock", "country", "minerals"]
     search_fields = ["name", "company__legal_name", "region"]
     autocomplete_fields = ["company"]
@@ -169,7 +170,7 @@ class MineOwnershipInline(QuietLabelsMixin, admin.TabularInline):
 
 
 @admin.register(MinedSource)
-class MinedSourceAdmin(CappedCountAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
+class MinedSourceAdmin(LargeTableAdmin, QuietLabelsMixin, SimpleHistoryAdmin):
     list_display = ["name", "country", "method", "cahra", "operator"]
     list_select_related = ["operator"]
     list_filter = ["method", "cahra", "country", "minerals"]
@@ -264,7 +265,7 @@ def _transition_action(target: str, label: str):
 
 
 @admin.register(Attestation)
-class AttestationAdmin(CappedCountAdmin, LabelledAdmin):
+class AttestationAdmin(LargeTableAdmin, LabelledAdmin):
     list_display = [
         "company",
         "standard",
@@ -278,7 +279,7 @@ class AttestationAdmin(CappedCountAdmin, LabelledAdmin):
     list_select_related = ["company", "standard", "owner"]
     # No filter by owner (thousands of organisations): search finds them.
     list_filter = ["status", "type", "visibility", "valid_from", "standard"]
-    # Searched by get_search_results (company, standard, owner by name; reference).
+    # Searched through each related table's own indexes (config.admin_lists).
     search_fields = ["company__legal_name", "standard__short_name", "reference", "owner__name"]
     search_help_text = "Company, owner or standard name, or reference (contains)."
     autocomplete_fields = ["company", "standard", "verifier", "owner", "facilities", "shared_with"]
@@ -297,22 +298,6 @@ class AttestationAdmin(CappedCountAdmin, LabelledAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: nothing disappears silently
-
-    def get_search_results(self, request, queryset, search_term):
-        """Each word matches a company, owner or standard by name (ids looked up through
-        the names' trigram indexes on PostgreSQL, migration 0010) or the reference; the
-        attestations are then read by their own indexes instead of joining the three
-        tables to every attestation and filtering the product row by row."""
-        words = (w[1:-1] if w[:1] in "\"'" else w for w in smart_split(search_term))
-        for word in filter(None, words):
-            standards = Standard.objects.filter(short_name__icontains=word)
-            queryset = queryset.filter(
-                Q(company_id__in=Company.objects.filter(legal_name__icontains=word).values("pk"))
-                | Q(owner_id__in=Organisation.objects.filter(name__icontains=word).values("pk"))
-                | Q(standard_id__in=standards.values("pk"))
-                | Q(reference__icontains=word)
-            )
-        return queryset, False
 
     def get_urls(self):
         download = path(
@@ -401,7 +386,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(CappedCountAdmin, admin.ModelAdmin):
+class OrganisationAdmin(LargeTableAdmin, admin.ModelAdmin):
     list_display = ["name", "kind", "company"]
     list_select_related = ["company"]
     list_filter = ["kind"]
@@ -422,7 +407,7 @@ class SupplyRelationshipForm(forms.ModelForm):
 
 
 @admin.register(SupplyRelationship)
-class SupplyRelationshipAdmin(CappedCountAdmin, LabelledAdmin):
+class SupplyRelationshipAdmin(LargeTableAdmin, LabelledAdmin):
     form = SupplyRelationshipForm
     list_display = [
         "supplier",
@@ -436,15 +421,19 @@ class SupplyRelationshipAdmin(CappedCountAdmin, LabelledAdmin):
         "period_end",
     ]
     list_select_related = ["supplier", "buyer", "mineral", "stage__dimension"]
+    # Newest first, by the primary key: the model's order (mineral, buyer and supplier
+    # names) sorted 300,000 rows through three joins (0.4 s a page).
+    ordering = ["-id"]
     list_filter = ["mineral", ("stage", CellListFilter), "material"]
     search_fields = ["supplier__legal_name", "buyer__legal_name", "note"]
     autocomplete_fields = ["supplier", "buyer", "supplier_facility", "buyer_facility"]
 
 
 @admin.register(SourceLink)
-class SourceLinkAdmin(CappedCountAdmin, LabelledAdmin):
+class SourceLinkAdmin(LargeTableAdmin, LabelledAdmin):
     list_display = ["mine", "facility", "mineral", "volume_t", "period_start", "period_end"]
     list_select_related = ["mine", "facility__company", "mineral"]
+    ordering = ["-id"]  # as relationships: no sort through joins on every page
     list_filter = ["mineral"]
     search_fields = ["mine__name", "facility__name"]
     autocomplete_fields = ["mine", "facility"]
@@ -452,8 +441,10 @@ class SourceLinkAdmin(CappedCountAdmin, LabelledAdmin):
 
 @admin.register(ProductionStatistic)
 class ProductionStatisticAdmin(admin.ModelAdmin):
-    list_display = ["product", "stage", "label", "country", "year", "quantity", "unit"]
+    list_display = ["product", "stage", "label", "country", "company", "year", "quantity", "unit"]
     list_filter = ["mineral", "stage", "year", "kind"]
+    list_select_related = ["company"]
+    raw_id_fields = ["company"]
     search_fields = ["label", "product"]
 
 

@@ -356,3 +356,45 @@ def test_admin_says_more_than_the_cap_instead_of_counting_every_match(staff, mon
     one = Attestation.objects.select_related("company").order_by("pk").first().company
     narrow = staff.get(url, {"q": f'"{one.legal_name}"'}).content.decode()
     assert "1 result" in narrow and "more than" not in narrow
+
+
+def test_admin_search_finds_through_related_names_without_joining_the_list(staff):
+    from registry.models import CompanyIdentifier
+
+    grow(8)
+    company = Company.objects.order_by("pk").last()
+    Company.objects.filter(pk=company.pk).update(aliases=["Xanadu Refining"])
+    CompanyIdentifier.objects.create(company=company, scheme="other", value="ZZ-IDENT-77")
+    buyer = Company.objects.exclude(pk=company.pk).order_by("pk").first()
+    rel = SupplyRelationship.objects.create(
+        supplier=company,
+        buyer=buyer,
+        mineral=Mineral.objects.get(code="cobalt"),
+        stage=Cell.objects.get(code="application.refining"),
+        material="cobalt sulphate",
+        volume_t=10,
+    )
+
+    def found(model, term):
+        url = reverse(f"admin:registry_{model}_changelist")
+        with CaptureQueriesContext(connection) as queries:
+            response = staff.get(url, {"q": term})
+        assert response.status_code == 200
+        listed = [
+            q["sql"].upper() for q in queries if "REGISTRY_" + model.upper() in q["sql"].upper()
+        ]
+        # Related names are looked up in their own tables, never joined to the listed rows.
+        assert not any(
+            "DISTINCT" in sql or " JOIN " in sql.split("WHERE")[0]
+            for sql in listed
+            if "COUNT(" in sql
+        )
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert found("company", "zz-ident-77") == {company.pk}  # by an identifier (reverse key)
+    assert found("company", "xanadu") == {company.pk}  # by an alias
+    assert found("supplyrelationship", f'"{buyer.legal_name}"') == {rel.pk}  # by the buyer
+    assert found("facility", f'"{company.legal_name}"') == set(
+        company.facilities.values_list("pk", flat=True)
+    )
+    assert found("company", "nothing like this") == set()

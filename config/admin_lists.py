@@ -1,0 +1,68 @@
+"""The admin of a large table: counts capped, no unfiltered total, and a search that
+finds related rows by their own indexes.
+
+Django's admin search joins every related table named in `search_fields` to the
+listed rows and filters the product row by row; a reverse relation adds DISTINCT over
+the whole result. At 50,000 companies and 300,000 relationships a search for a common
+word took 1 to 2 s. Here each word looks up the matching related rows first (trigram
+indexes on PostgreSQL, migration registry 0010) and the listed rows are then read by
+their foreign keys: `company_id IN (SELECT id FROM company WHERE name ILIKE ...)`.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils.text import smart_split, unescape_string_literal
+
+from .pagination import CappedCountPaginator
+
+
+def _words(term: str):
+    for word in smart_split(term):
+        if word[:1] in "\"'" and word[-1:] == word[:1]:
+            word = unescape_string_literal(word)
+        if word:
+            yield word
+
+
+def _lookup(model, path: str, word: str) -> Q:
+    """`path` as in search_fields (a field, or one relation then a field)."""
+    first, _, rest = path.partition("__")
+    if not rest:
+        return Q(**{f"{first}__icontains": word})
+    field = model._meta.get_field(first)
+    related = field.related_model
+    matching = related._default_manager.filter(**{f"{rest}__icontains": word})
+    if field.many_to_one or (field.one_to_one and field.concrete):
+        return Q(**{f"{first}__in": matching.values("pk")})
+    if field.one_to_many:  # a reverse foreign key: the related rows name ours
+        return Q(pk__in=matching.values(field.field.attname))
+    # Many-to-many: through the join table, still without joining the listed rows.
+    through = getattr(model, first).through
+    source = next(
+        f.attname for f in through._meta.fields if f.related_model is model and f.many_to_one
+    )
+    target = next(
+        f.name for f in through._meta.fields if f.related_model is related and f.many_to_one
+    )
+    return Q(
+        pk__in=through.objects.filter(**{f"{target}__in": matching.values("pk")}).values(source)
+    )
+
+
+class LargeTableAdmin:
+    """Mixin for the admins of the large tables (put it first among the bases)."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        fields = self.get_search_fields(request) if request is not None else self.search_fields
+        if not fields or not search_term:
+            return queryset, False
+        for word in _words(search_term):
+            match = Q()
+            for path in fields:
+                match |= _lookup(queryset.model, path, word)
+            queryset = queryset.filter(match)
+        return queryset, False
