@@ -231,6 +231,9 @@ def probe(password: str) -> dict:
     for label, url in (
         ("admin attestation list", "/admin/registry/attestation/"),
         ("admin attestation search", "/admin/registry/attestation/?q=Cobalt"),
+        ("admin company search", "/admin/registry/company/?q=Cobalt"),
+        ("admin facility search", "/admin/registry/facility/?q=Cobalt"),
+        ("admin relationship search", "/admin/registry/supplyrelationship/?q=Cobalt"),
         (
             "admin attestation change (submitted)",
             f"/admin/registry/attestation/{submitted}/change/" if submitted else None,
