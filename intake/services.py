@@ -13,6 +13,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
@@ -20,7 +21,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from config.jobs import enqueue
@@ -46,6 +47,44 @@ def can_import(user) -> bool:
 
 def progress_key(job_id: int) -> str:
     return f"intake:progress:{job_id}"
+
+
+class ProgressWriter:
+    """Keeps a running job's progress where every process reads it (web processes,
+    workers on other machines): in the job row itself, written through a database
+    connection of its own in autocommit, so readers see it while the import's own
+    transaction is still open. SQLite takes one writer at a time, and runs embedded (one
+    process, tasks run eagerly): there the figures go to the process's cache."""
+
+    EVERY_SECONDS = 1.0  # and whenever the percent changes
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.last: tuple[int, float] = (-1, 0.0)
+        main = connections[DEFAULT_DB_ALIAS]
+        self.connection = None
+        if main.vendor != "sqlite":
+            self.connection = type(main)(dict(main.settings_dict), DEFAULT_DB_ALIAS)
+        table = ImportJob._meta.db_table
+        self.sql = (
+            f"UPDATE {table} SET rows_done = %s, rows_total = %s, percent = %s "
+            "WHERE id = %s AND status = %s"
+        )
+
+    def __call__(self, done: int, total: int | None, percent: int) -> None:
+        if self.connection is None:
+            cache.set(progress_key(self.job_id), (done, total, percent), 6 * 3600)
+            return
+        now = time.monotonic()
+        if percent == self.last[0] and now - self.last[1] < self.EVERY_SECONDS:
+            return
+        self.last = (percent, now)
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, [done, total, percent, self.job_id, Status.RUNNING])
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
 
 
 def _spool(upload) -> tuple[Path, str, int]:
@@ -226,6 +265,7 @@ def run_job(job_id: int, on_progress: Callable[[int, int | None], None] | None =
     if job is None:
         return None
     path = _local_copy(job)
+    write = ProgressWriter(job.pk)
     try:
         kind = kinds.get(job.kind)
         if kind is None:
@@ -238,7 +278,7 @@ def run_job(job_id: int, on_progress: Callable[[int, int | None], None] | None =
         def progress(done: int, _total: int | None = None) -> None:
             whole = _total or total
             percent = min(int(done * 100 / whole), 99) if whole else 0
-            cache.set(progress_key(job.pk), (done, whole, percent), 6 * 3600)
+            write(done, whole, percent)
             if on_progress:
                 on_progress(done, whole)
 
@@ -270,12 +310,14 @@ def run_job(job_id: int, on_progress: Callable[[int, int | None], None] | None =
             error="The import failed on an unexpected error; nothing was written.",
         )
     finally:
+        write.close()
         path.unlink(missing_ok=True)
     return job
 
 
 def job_progress(job: ImportJob) -> tuple[int, int | None, int]:
-    """(rows done, rows in all, percent), live while the job runs."""
+    """(rows done, rows in all, percent), live while the job runs: from the job row (see
+    ProgressWriter), or on SQLite from the cache of the one process."""
     if job.status == Status.RUNNING:
         live = cache.get(progress_key(job.pk))
         if live:

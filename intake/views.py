@@ -1,6 +1,7 @@
 """Pages for officers: upload a file, see the findings of its dry run, commit it."""
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -8,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import kinds, selectors, services
+from .rmi import selectors as rmi_selectors
+from .rmi import services as rmi_services
 
 
 class UploadForm(forms.Form):
@@ -58,7 +61,14 @@ def _job(request, pk):
 @login_required
 def job_detail(request, pk):
     job = _job(request, pk)
+    return _job_page(request, job)
+
+
+def _job_page(request, job, *, errors=None, status=200):
     done, total, percent = services.job_progress(job)
+    pending = []
+    if not job.dry_run and job.summary.get("declaration"):
+        pending = rmi_selectors.pending_matches(job_id=job.pk, user=request.user)
     return render(
         request,
         "intake/job.html",
@@ -71,7 +81,13 @@ def job_detail(request, pk):
             and job.status == job.Status.DONE
             and not job.summary.get("errors")
             and services.can_import(request.user),
+            "pending": pending,
+            "can_decide": services.can_import(request.user),
+            "decision_errors": errors or {},
+            "new": rmi_services.NEW,
+            "none": rmi_services.NONE,
         },
+        status=status,
     )
 
 
@@ -85,3 +101,36 @@ def job_commit(request, pk):
     except ValidationError as error:
         raise PermissionDenied(" ".join(error.messages)) from error
     return redirect("intake:job", pk=commit.pk)
+
+
+@login_required
+@require_POST
+def job_matches(request, pk):
+    """A person's decisions on the smelters matched by name only: for each, the facility
+    it is, a new facility, or none; all saved together or none."""
+    job = _job(request, pk)
+    smelters = rmi_selectors.declared_smelters_visible_to(request.user).filter(
+        declaration__job_id=job.pk
+    )
+    if not smelters.exists():
+        raise Http404("This import holds no declared smelter of yours.")
+    _officer(request)
+    decisions = {}
+    for name, value in request.POST.items():
+        if name.startswith("smelter-") and name[8:].isdigit() and value:
+            decisions[int(name[8:])] = value
+    if not decisions:
+        return _job_page(request, job, errors={"": "Choose for at least one smelter."}, status=400)
+    try:
+        done = rmi_services.decide_matches(
+            decisions=decisions, smelters=smelters.filter(rmi_selectors.PENDING), user=request.user
+        )
+    except ValidationError as error:
+        return _job_page(
+            request,
+            job,
+            errors={k: " ".join(v) for k, v in error.message_dict.items()},
+            status=400,
+        )
+    messages.success(request, f"{done} smelter decision{'s' if done != 1 else ''} saved.")
+    return redirect("intake:job", pk=job.pk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import tempfile
 import warnings
 from pathlib import Path
@@ -158,6 +159,17 @@ def _load(template: str, version: str):
         return openpyxl.load_workbook(BLANKS / L.BLANKS[(template, version)])
 
 
+def _save(wb, path: Path) -> None:
+    # With Pillow installed openpyxl loads the blanks' images, and closes each image's data
+    # once written: a workbook saved a second time needs it again.
+    for ws in wb.worksheets:
+        for image in getattr(ws, "_images", []):
+            if not hasattr(image, "kept"):
+                image.kept = image._data()
+            image.ref = io.BytesIO(image.kept)
+    wb.save(path)
+
+
 @functools.cache
 def build(template: str, version: str) -> dict[str, Path]:
     """{"good", "faulty"}: paths of the two fills of one version, from a single load of
@@ -167,7 +179,7 @@ def build(template: str, version: str) -> dict[str, Path]:
     for variant, fill in (("good", fill_good), ("faulty", fill_faulty)):
         fill(wb, template, version)
         paths[variant] = OUT / f"{template}_{version}_{variant}.xlsx"
-        wb.save(paths[variant])
+        _save(wb, paths[variant])
     return paths
 
 
@@ -181,7 +193,7 @@ def build_variant(template: str, version: str, variant: str) -> Path:
     else:
         fill_good(wb, template, version, effective=dt.date(2026, 6, 30), language="English")
     path = OUT / f"{template}_{version}_{variant}.xlsx"
-    wb.save(path)
+    _save(wb, path)
     return path
 
 

@@ -146,3 +146,17 @@ def test_a_smelter_chosen_by_metal_and_look_up_name_gets_its_id_from_the_look_up
     first, unknown = reader.read_smelters(wb, services.lookup_for("EMRT", "2.1"))
     assert (first.cid, first.country) == ("CID003927", "CHINA")
     assert unknown.cid == ""
+
+
+def test_an_unlisted_smelter_saved_by_excel_or_libreoffice_has_no_id_not_id_zero(tmp_path):
+    # Their formulas compute the unlisted row's look-up columns as 0 and cache that value.
+    key = ("EMRT", "2.1")
+    wb = openpyxl.load_workbook(build(*key)["good"])
+    for column in "FGHIJ":
+        wb["Smelter List"][f"{column}6"] = 0
+    saved = tmp_path / "saved-by-excel.xlsx"
+    wb.save(saved)
+    decl, findings = _findings(saved, key)
+    unlisted = decl.smelters[1]
+    assert (unlisted.name, unlisted.cid, unlisted.city) == ("Lyon Refining Works", "", "")
+    assert [(f.cell, f.severity) for f in findings] == [("C6", "warning")]

@@ -3,7 +3,11 @@ blank template, and read back the same (round trip)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import os
+import shutil
+import subprocess
 import zipfile
 
 import pytest
@@ -147,3 +151,79 @@ def test_the_command_writes_the_organisations_own_template(buyer, tmp_path, caps
     wb = open_filled(out)
     assert reader.identify(wb)[:2] == ("EMRT", "2.1")
     wb.close()
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+# Every sheet to its own CSV (LibreOffice 7.2+: the last token, -1), UTF-8, comma, quoted.
+CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+
+
+def _soffice(src, outdir, convert_to: str) -> subprocess.CompletedProcess:
+    """Headless LibreOffice opens `src` and saves it as `convert_to`; a profile of its
+    own, so parallel test processes do not share (and lock) one."""
+    profile = (outdir / "profile").as_uri()
+    return subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--norestore"]
+        + ["--convert-to", convert_to, "--outdir", str(outdir), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def soffice() -> str:
+    """LibreOffice's soffice; checked before the (slow) roll-up is built."""
+    if SOFFICE:
+        return SOFFICE
+    message = (
+        "LibreOffice (soffice) is not installed: apt-get install -y "
+        "--no-install-recommends libreoffice-calc-nogui (.ci/run installs it)"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+def test_libreoffice_opens_the_roll_up_cleanly_and_reads_the_cells_we_wrote(
+    soffice, buyer, tmp_path
+):
+    path, result = services.rollup_for(
+        owner=buyer, template="EMRT", version="2.1", company=COMPANY, out=tmp_path / "own.xlsx"
+    )
+    saved = _soffice(path, tmp_path / "xlsx", "xlsx:Calc MS Excel 2007 XML")
+    sheets = _soffice(path, tmp_path / "csv", CSV_ALL_SHEETS)
+    for run in (saved, sheets):  # a file it cannot load: "Error: source file could not ..."
+        assert run.returncode == 0 and "Error" not in run.stdout + run.stderr, run
+
+    # The sheets as LibreOffice computed them, formulas included (the template fills a
+    # smelter's metal, name and country from its RMI ID by formula).
+    def sheet(name):
+        with open(tmp_path / "csv" / f"own-{name}.csv", encoding="utf-8", newline="") as f:
+            return list(csv.reader(f))
+
+    declaration = {row[1].strip(): row[3] for row in sheet("Declaration") if len(row) > 3}
+    assert declaration["Company Name (*):"] == "Cell Maker GmbH"
+    assert declaration["Contact Name (*):"] == "Ada"
+    assert declaration["Authorizer (*):"] == "Bea"
+    assert declaration["Effective Date (*):"] == "11/01/2026"
+    listed = [r[:6] for r in sheet("Smelter List")[4:] if r[0] or r[3]]
+    assert [r[0] for r in listed] == [s["cid"] for s in result.smelters]
+    for row, s in zip(listed, result.smelters, strict=True):
+        if s["cid"]:  # what RMI's look-up says of that ID, computed by LibreOffice
+            entry = services.lookup_for("EMRT", "2.1").by_cid[s["cid"]]
+            assert (row[1], row[5]) == (s["metal"], s["cid"])
+            assert row[2].casefold() == entry.name.casefold() or row[2] == entry.alias
+        else:
+            assert (row[1], row[2], row[3]) == (s["metal"], "Smelter not listed", s["name"])
+    # The workbook LibreOffice saved reads back into the registry with the same content.
+    wb = open_filled(tmp_path / "xlsx" / "own.xlsx")
+    back = reader.read(wb, services.lookup_for("EMRT", "2.1"))
+    wb.close()
+    assert (back.template, back.version) == ("EMRT", "2.1")
+    assert back.company["name"] == "Cell Maker GmbH"
+    assert back.company["effective_date"] == dt.date(2026, 11, 1)
+    assert back.minerals == result.minerals and back.answers == result.answers
+    assert [(s.cid, s.metal, s.name) for s in back.smelters] == [
+        (s["cid"], s["metal"], s["name"]) for s in result.smelters
+    ]

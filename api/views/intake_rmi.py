@@ -15,15 +15,9 @@ from api.serializers.passports import VALIDATION_ERRORS, ErrorSerializer
 from intake.models import DeclaredSmelter
 from intake.rmi import selectors, services
 from registry.models import Facility
-from registry.permissions import can_log_attestations, is_staff, membership_of
+from registry.permissions import can_log_attestations
 
-
-def _organisations(user) -> list[int] | None:
-    """The organisations whose declarations the user sees (None: all, for staff)."""
-    if is_staff(user):
-        return None
-    membership = membership_of(user)
-    return [membership.organisation_id] if membership else []
+_organisations = selectors.organisations_of
 
 
 class _Declaration(serializers.Serializer):
@@ -121,11 +115,7 @@ class DeclaredSmelterConfirmView(APIView):
     def post(self, request, pk: int):
         """Confirm (or reject, with `facility: null`) which registry facility a declared
         smelter is: a name match is only ever proposed until a person confirms it."""
-        orgs = _organisations(request.user)
-        qs = DeclaredSmelter.objects.all()
-        if orgs is not None:
-            qs = qs.filter(declaration__owner_id__in=orgs)
-        declared = qs.filter(pk=pk).first()
+        declared = selectors.declared_smelters_visible_to(request.user).filter(pk=pk).first()
         if declared is None:
             raise NotFound("No such declared smelter.")
         if not can_log_attestations(request.user):

@@ -327,6 +327,9 @@ def _rows(ws, first: int, columns: tuple[str, ...], inputs: tuple[int, ...]):
 
 
 _SMELTER_FIELDS = set(SmelterRow.__dataclass_fields__) - {"row", "cid"}
+# Filled by formula from the look-up; on a "smelter not listed" row the formula points at
+# an empty cell, which Excel and LibreOffice compute (and cache) as 0: no value.
+_FORMULA_FIELDS = ("cid", "id_source", "street", "city", "state")
 
 
 def read_smelters(wb, lookup: Lookup) -> list[SmelterRow]:
@@ -334,6 +337,9 @@ def read_smelters(wb, lookup: Lookup) -> list[SmelterRow]:
     # An entry is made by the ID (A), the metal (B), the look-up name (C) or a name (D).
     out = []
     for r, values in _rows(ws, L.SMELTER_FIRST_ROW, L.SMELTER_COLUMNS, (0, 1, 2, 3)):
+        for name in _FORMULA_FIELDS:
+            if values[name] == "0":
+                values[name] = ""
         s = SmelterRow(row=r, **{k: v for k, v in values.items() if k in _SMELTER_FIELDS})
         s.cid_input = s.cid_input.upper()
         cid = s.cid_input or values["cid"].upper()

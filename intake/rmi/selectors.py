@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from registry import permissions as perms
+from registry.models import Facility
 
 from ..models import ConformantEntry, ConformantList, DeclaredSmelter, SupplierDeclaration
+from .names import similarity
+
+# Candidates offered per smelter to confirm: the import's proposal and the next best,
+# down to a score below which names no longer resemble each other.
+CANDIDATES_SHOWN = 3
+OFFER_FROM = 0.5
 
 CONFORMANCE_RULE = (
     "A smelter on RMI's conformant facility list counts as RMAP coverage of its company "
@@ -88,3 +101,76 @@ def supplier_conformance(
         "overdue": [e for e in due if e["reaudit_due"] < on],
         "rule": CONFORMANCE_RULE,
     }
+
+
+# --- Matches a person decides ------------------------------------------------------------
+
+
+def organisations_of(user) -> list[int] | None:
+    """The organisations whose declarations the user sees (None: all, for staff)."""
+    if perms.is_staff(user):
+        return None
+    membership = perms.membership_of(user)
+    return [membership.organisation_id] if membership else []
+
+
+def declared_smelters_visible_to(user) -> QuerySet[DeclaredSmelter]:
+    """The smelter rows of declarations held by the user's organisation (staff: all)."""
+    qs = DeclaredSmelter.objects.all()
+    orgs = organisations_of(user)
+    if orgs is not None:
+        qs = qs.filter(declaration__owner_id__in=orgs)
+    return qs
+
+
+PENDING = Q(match=DeclaredSmelter.Match.PROPOSED) | Q(
+    match=DeclaredSmelter.Match.UNMATCHED, confirmed_at__isnull=True
+)
+
+
+@dataclass
+class Candidate:
+    facility: Facility
+    score: float
+
+
+@dataclass
+class PendingMatch:
+    smelter: DeclaredSmelter
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def pending_matches(*, job_id: int, user) -> list[PendingMatch]:
+    """The smelters of the job's declarations that no RMI smelter ID placed and no person
+    has decided yet, each with the registry's smelters of its country that resemble its
+    name, best first. Two queries, whatever the number of rows."""
+    smelters = list(
+        declared_smelters_visible_to(user)
+        .filter(PENDING, declaration__job_id=job_id)
+        .select_related("declaration", "candidate__company")
+        .order_by("declaration_id", "row")
+    )
+    countries = {s.country for s in smelters if s.country}
+    by_country: dict[str, list[Facility]] = defaultdict(list)
+    if countries:
+        for f in (
+            Facility.objects.filter(kind=Facility.Kind.SMELTER_REFINER, country__in=countries)
+            .select_related("company")
+            .only("pk", "name", "country", "rmi_cid", "company__legal_name")
+        ):
+            by_country[str(f.country)].append(f)
+    out = []
+    for s in smelters:
+        scored = {
+            f.pk: Candidate(f, similarity(s.name, f.name)) for f in by_country.get(s.country, [])
+        }
+        if s.candidate is not None:  # the import's proposal stays offered
+            scored[s.candidate.pk] = Candidate(s.candidate, float(s.score or 0))
+        ranked = sorted(
+            (c for c in scored.values() if c.score >= OFFER_FROM),
+            key=lambda c: (-c.score, c.facility.pk),
+        )[:CANDIDATES_SHOWN]
+        if s.candidate is not None and s.candidate.pk not in {c.facility.pk for c in ranked}:
+            ranked[-1:] = [scored[s.candidate.pk]]
+        out.append(PendingMatch(s, ranked))
+    return out

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -363,6 +364,91 @@ def confirm_match(*, declared: DeclaredSmelter, facility: Facility | None, user)
     declared.confirmed_by, declared.confirmed_at = user, timezone.now()
     declared.save()
     return declared
+
+
+NEW = "new"  # a decision: the declared smelter is a facility the registry lacks
+NONE = "none"  # a decision: none of the registry's facilities, leave it unmatched
+
+
+def new_facility_for(*, declared: DeclaredSmelter, user) -> DeclaredSmelter:
+    """A person says the declared smelter is none of the registry's: it becomes a new
+    facility (from RMI's look-up when its ID is listed there, else from its declared name
+    and country), or the facility already carrying its RMI ID."""
+    with transaction.atomic():
+        declared = (
+            DeclaredSmelter.objects.select_for_update(of=("self",))
+            .select_related("declaration", "mineral")
+            .get(pk=declared.pk)
+        )
+        if declared.facility_id is not None:
+            return declared  # decided already (a form sent twice)
+        facility = None
+        if declared.cid:
+            facility = Facility.objects.filter(rmi_cid=declared.cid).order_by("pk").first()
+            entry = lookup_for(declared.declaration.template, declared.declaration.version)
+            entry = entry.by_cid.get(declared.cid)
+            if facility is None and entry is not None:
+                facility = _new_facility(entry, declared.mineral, {})
+        if facility is None:
+            facility = _facility_from_row(declared)
+        declared.facility, declared.match = facility, DeclaredSmelter.Match.CREATED
+        declared.confirmed_by, declared.confirmed_at = user, timezone.now()
+        declared.save()
+        return declared
+
+
+def _facility_from_row(declared: DeclaredSmelter) -> Facility:
+    name = declared.name.strip()
+    if not name or not declared.country:
+        raise ValidationError(
+            {
+                f"smelter-{declared.pk}": f"Row {declared.row} has no "
+                f"{'name' if not name else 'country'} to make a facility of: ask the supplier "
+                "for the smelter's RMI ID, or pick an existing facility."
+            }
+        )
+    company = Company.objects.filter(legal_name__iexact=name, country=declared.country).first()
+    if company is None:
+        company = Company.objects.create(legal_name=name[:200], country=declared.country)
+        company.stages.add(_refining_id())
+    facility = Facility.objects.create(
+        company=company,
+        name=name[:200],
+        kind=Facility.Kind.SMELTER_REFINER,
+        country=declared.country,
+        stage_id=_refining_id(),
+    )
+    if declared.mineral_id is not None:
+        facility.minerals.add(declared.mineral_id)
+    return facility
+
+
+def decide_matches(*, decisions: dict[int, str], smelters, user) -> int:
+    """Apply a person's decisions, all or none: `decisions` maps a declared smelter's id
+    to a facility id (it is that facility), NEW or NONE; `smelters` is the queryset of
+    rows the person may decide. Returns how many were decided; ValidationError names
+    each row refused."""
+    rows = {s.pk: s for s in smelters.filter(pk__in=list(decisions))}
+    facility_ids = {int(v) for v in decisions.values() if str(v).isdigit()}
+    facilities = Facility.objects.in_bulk(facility_ids)
+    errors = {}
+    for pk, value in decisions.items():
+        if pk not in rows:
+            errors[f"smelter-{pk}"] = (
+                f"Smelter {pk} is decided already, or not one of yours to decide."
+            )
+        elif value not in (NEW, NONE) and not (str(value).isdigit() and int(value) in facilities):
+            errors[f"smelter-{pk}"] = f"Row {rows[pk].row}: no facility {value!r}."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        for pk, value in decisions.items():
+            if value == NEW:
+                new_facility_for(declared=rows[pk], user=user)
+            else:
+                facility = None if value == NONE else facilities[int(value)]
+                confirm_match(declared=rows[pk], facility=facility, user=user)
+    return len(decisions)
 
 
 # --- RMI conformant facility list -------------------------------------------------------
