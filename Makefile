@@ -72,15 +72,20 @@ worker: install  ## a Celery worker; needs CELERY_BROKER_URL (e.g. redis://127.0
 beat: install  ## the Celery beat scheduler: run exactly ONE per deployment, beside the workers
 	$(BIN)/celery -A config beat -l info
 
-bench: install  ## trace benchmark on SQLite (10,000 companies, 100,000 relationships)
+bench: install  ## trace benchmark on SQLite (10,000 companies, 100,000 relationships) vs its floor
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py load_reference > /dev/null
 	$(BIN)/python manage.py bench_trace
 
-bench-postgres: install  ## the same on the PostgreSQL at PG_URL
+# Two runs side by side: 10,000 companies / 100,000 relationships and ten times that
+# (BENCH_LARGE=0 leaves the second out); the last line is the first run's trace / floor.
+BENCH_LARGE ?= 1
+comma := ,
+TRACE_SIZES := 10000:100000$(if $(filter 1,$(BENCH_LARGE)),$(comma)100000:1000000)
+bench-postgres: install  ## whole supply_chain() vs the bare-cursor floor, PostgreSQL at PG_URL
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
-	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_trace
+	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_trace --sizes $(TRACE_SIZES)
 
 bench-passport: install  ## passport detail vs a bare psycopg endpoint, req/s (PostgreSQL)
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0

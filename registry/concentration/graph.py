@@ -4,8 +4,12 @@ handful for mines, owners and companies)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F, Q, Value
@@ -14,12 +18,14 @@ from django.db.models.functions import Coalesce, NullIf
 
 from taxonomy.models import Cell, Mineral
 
+from ..coverage import STAGE_PREFIX
 from ..models import Company, Facility, MineOwnership, SourceLink, SupplyRelationship
 from .flows import _in_period
 
 
-@dataclass
-class Edge:
+class Edge(NamedTuple):
+    """A tuple, not a dataclass: a trace loads tens of thousands of them."""
+
     id: int | str
     supplier: int | str
     buyer: int | str
@@ -73,6 +79,20 @@ class Graph:
     upstream: RawSQL | None = None
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a trace builds its tens of thousands of
+    tuples and floats (no reference cycles among them): otherwise each collection walks
+    them all again, a third of the trace's time. Left paused if someone else paused it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _chunks(ids: list, size: int = 5000):
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
@@ -111,26 +131,35 @@ def upstream_sql(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> tu
     return sql, [*seeds, mineral_id, *params]
 
 
-def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> list[tuple]:
-    """Every edge upstream of the seeds for one mineral, in one recursive query."""
+def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> list[Edge]:
+    """Every edge upstream of the seeds for one mineral, in one recursive query, as
+    `Edge`s: the database casts the volumes to floats and cuts the stage's prefix, so
+    the rows need no conversion in Python."""
     rel = SupplyRelationship._meta.db_table
     fac = Facility._meta.db_table
     cell = Cell._meta.db_table
     company = Company._meta.db_table
     upstream, upstream_params = upstream_sql(seeds, mineral_id, as_of)
     period, params = _period_sql("r", as_of)
+    postgres = connection.vendor == "postgresql"
     sql = f"""
-        SELECT r.id, r.supplier_id, r.buyer_id, r.volume_t, r.share_pct, c.code, r.material,
-               COALESCE(NULLIF(f.country, ''), s.country)
+        SELECT r.id, r.supplier_id, r.buyer_id, CAST(r.volume_t AS DOUBLE PRECISION),
+               CAST(r.share_pct AS DOUBLE PRECISION), SUBSTR(c.code, %s), r.material,
+               COALESCE(NULLIF(f.country, ''), s.country){", FALSE" if postgres else ""}
         FROM {rel} r
         JOIN {cell} c ON c.id = r.stage_id
         JOIN {company} s ON s.id = r.supplier_id
         LEFT JOIN {fac} f ON f.id = r.supplier_facility_id
         WHERE r.buyer_id IN ({upstream}) AND r.mineral_id = %s AND {period}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*upstream_params, mineral_id, *params])
-        return cursor.fetchall()
+    with connection.cursor() as cursor, paused_gc():
+        cursor.execute(sql, [len(STAGE_PREFIX) + 1, *upstream_params, mineral_id, *params])
+        rows = cursor.fetchall()
+        # PostgreSQL returns a real boolean for `hypothetical` (SQLite would say 0), so
+        # its rows become Edges in C, with no Python call per row.
+        if postgres:
+            return list(map(partial(tuple.__new__, Edge), rows))
+        return [Edge(*r) for r in rows]
 
 
 def upstream_edges_per_tier(
@@ -179,6 +208,30 @@ def upstream_edges_per_tier(
     return rows, queries
 
 
+def ids_subquery(ids: Iterable[int]) -> RawSQL:
+    """Known company ids as a subquery with one parameter (a PostgreSQL array, a JSON
+    array on SQLite): the graph's companies are known once its edges are loaded, and
+    the recursive query need not run again for each question asked of them."""
+    text = ",".join(map(str, sorted({i for i in ids if isinstance(i, int)})))
+    # As text: psycopg adapts a Python list of thousands of ints slowly.
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [f"{{{text}}}"])
+    return RawSQL("SELECT value FROM json_each(%s)", [f"[{text}]"])
+
+
+def _per_tier_edges(seeds: list[int], mineral_id: int, as_of: dt.date | None):
+    rows, queries = upstream_edges_per_tier(seeds, mineral_id, as_of)
+
+    def number(value) -> float | None:
+        return float(value) if value is not None else None
+
+    edges = [
+        Edge(r[0], r[1], r[2], number(r[3]), number(r[4]), r[5].split(".", 1)[1], r[6], r[7])
+        for r in rows
+    ]
+    return edges, queries
+
+
 def load_graph(
     buyer: Company,
     mineral: Mineral,
@@ -186,31 +239,35 @@ def load_graph(
     extra_seeds: Iterable[int] = (),
     per_tier: bool = False,
 ) -> Graph:
+    """The edges (one recursive query), then the mines, their owners and the companies
+    named, each one query over the companies the edges name."""
     seeds = [buyer.pk, *extra_seeds]
     if per_tier:
-        rows, queries = upstream_edges_per_tier(seeds, mineral.pk, as_of)
+        edges, queries = _per_tier_edges(seeds, mineral.pk, as_of)
     else:
-        rows, queries = upstream_edges_cte(seeds, mineral.pk, as_of), 1
-    edges = [
-        Edge(
-            r[0],
-            r[1],
-            r[2],
-            float(r[3]) if r[3] is not None else None,
-            float(r[4]) if r[4] is not None else None,
-            r[5].split(".", 1)[1],
-            r[6],
-            r[7],
-        )
-        for r in rows
-    ]
-    upstream = RawSQL(*upstream_sql(seeds, mineral.pk, as_of))
-    links: list[Link] = []
-    mines: dict[int, MineInfo] = {}
+        edges, queries = upstream_edges_cte(seeds, mineral.pk, as_of), 1
+    # The seeds and every supplier: the recursive query's company set, without rerunning it.
+    upstream = ids_subquery({*seeds, *(e.supplier for e in edges)})
+    links, mines = _links_and_mines(upstream, mineral, as_of)
+    owner_ids = _add_owners(mines)
+    named = {m.operator for m in mines.values() if m.operator is not None} | owner_ids
+    companies = _company_info(
+        Company.objects.filter(Q(pk__in=upstream) | Q(pk__in=ids_subquery(named))).order_by()
+    )
+    return Graph(
+        buyer.pk, mineral.code, edges, links, mines, companies, queries + 3, upstream=upstream
+    )
+
+
+def _links_and_mines(
+    upstream: RawSQL, mineral: Mineral, as_of: dt.date | None
+) -> tuple[list[Link], dict[int, MineInfo]]:
     sources = _in_period(
         SourceLink.objects.filter(facility__company_id__in=upstream, mineral=mineral), as_of
     )
-    link_rows = sources.values_list(
+    links: list[Link] = []
+    mines: dict[int, MineInfo] = {}
+    for lid, mine_id, company_id, volume, *mine in sources.values_list(
         "id",
         "mine_id",
         "facility__company_id",
@@ -222,36 +279,25 @@ def load_graph(
         "mine__operator_id",
         "mine__operator__legal_name",
         "mine__recycled_origin",
-    )
-    for (
-        lid,
-        mine_id,
-        company_id,
-        volume,
-        name,
-        country,
-        method,
-        cahra,
-        op,
-        op_name,
-        origin,
-    ) in link_rows:
+    ):
+        name, country, method, cahra, op, op_name, origin = mine
         links.append(Link(lid, mine_id, company_id, float(volume)))
         mines[mine_id] = MineInfo(name, country, method, cahra, op, op_name or "", origin=origin)
-    owners = MineOwnership.objects.filter(mine_id__in=sources.values("mine_id"))
-    for mine_id, company_id, name, share in owners.values_list(
+    return links, mines
+
+
+def _add_owners(mines: dict[int, MineInfo]) -> set[int]:
+    """Each mine's owners with their shares (one query); returns the owners' ids."""
+    owners: set[int] = set()
+    if not mines:
+        return owners
+    rows = MineOwnership.objects.filter(mine_id__in=ids_subquery(mines)).values_list(
         "mine_id", "company_id", "company__legal_name", "share_pct"
-    ):
-        mines[mine_id].owners.append((company_id, name, float(share)))
-    companies = _company_info(
-        Company.objects.filter(
-            Q(pk__in=upstream)
-            | Q(pk__in=sources.values("mine__operator_id"))
-            | Q(pk__in=owners.values("company_id"))
-        )
     )
-    queries += 3
-    return Graph(buyer.pk, mineral.code, edges, links, mines, companies, queries, upstream=upstream)
+    for mine_id, company_id, name, share in rows:
+        mines[mine_id].owners.append((company_id, name, float(share)))
+        owners.add(company_id)
+    return owners
 
 
 def _company_info(companies) -> dict[int | str, CompanyInfo]:

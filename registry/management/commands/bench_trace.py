@@ -1,19 +1,28 @@
-"""Benchmark: trace a buyer through a synthetic supply graph, two ways, side by side.
+"""Benchmark: trace a buyer through a synthetic supply graph, against a floor.
 
-Builds N companies and M supply relationships in tiers (mining -> trading -> refining
--> cathode -> cell -> vehicle) inside a transaction that is rolled back at the end,
-so it leaves the database as it found it. Works on SQLite and PostgreSQL.
+The floor is the least any trace must do: fetch the buyer's upstream edges with one
+recursive query on a bare DB-API cursor into plain tuples. The figure that matters is
+the whole `supply_chain()` (graph, coverage, rules, arithmetic) as a multiple of it.
+
+Each run builds N companies and M supply relationships in tiers (mining -> trading ->
+refining -> cathode -> cell -> vehicle), with COPY on PostgreSQL (bulk inserts on
+SQLite), inside a transaction rolled back at the end: the database is left as found.
+Several runs (`--sizes 10000:100000,100000:1000000`) are printed side by side; the last
+line is the first run's `trace / floor` ratio.
 """
 
 import random
+import resource
 import statistics
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
-from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, models, transaction
 from django.test.utils import CaptureQueriesContext
 
-from registry.concentration import load_graph, trace
+from registry.concentration import load_graph, trace, upstream_sql
 from registry.models import Company, Facility, MinedSource, SourceLink, SupplyRelationship
 from registry.querysets import Requester
 from registry.supply import supply_chain
@@ -29,137 +38,326 @@ TIERS = [
 ]
 EDGE_SPLIT = [0.25, 0.25, 0.20, 0.15, 0.15]  # edges between consecutive tiers
 COUNTRIES = ["CD", "ID", "AU", "CL", "CN", "FI", "KR", "JP", "US", "DE", "ZM", "PH"]
+METHODS = ["industrial", "industrial", "artisanal", "black_mass"]
 
 
 class Rollback(Exception):
     pass
 
 
+@dataclass
+class Run:
+    companies: int
+    relationships: int
+    built_s: float = 0.0
+    upstream: str = ""
+    rows: dict[str, tuple[float, int | None]] = field(default_factory=dict)  # ms, queries
+    peak_rss_mb: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.rows["whole"][0] / self.rows["floor"][0]
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        sizes = [tuple(int(n) for n in part.split(":")) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(s) != 2 or min(s) < 1 for s in sizes):
+        raise CommandError("--sizes: companies:relationships[,companies:relationships...]")
+    return sizes  # type: ignore[return-value]
+
+
+def floor_sql(buyer: int, mineral: int) -> tuple[str, list]:
+    """The upstream edges as the trace has always selected them (numbers as decimals,
+    stages as codes), for a bare cursor."""
+    rel, company = SupplyRelationship._meta.db_table, Company._meta.db_table
+    upstream, params = upstream_sql([buyer], mineral, None)
+    sql = f"""
+        SELECT r.id, r.supplier_id, r.buyer_id, r.volume_t, r.share_pct, c.code, r.material,
+               COALESCE(NULLIF(f.country, ''), s.country)
+        FROM {rel} r
+        JOIN {Cell._meta.db_table} c ON c.id = r.stage_id
+        JOIN {company} s ON s.id = r.supplier_id
+        LEFT JOIN {Facility._meta.db_table} f ON f.id = r.supplier_facility_id
+        WHERE r.buyer_id IN ({upstream}) AND r.mineral_id = %s
+    """
+    if connection.vendor == "sqlite":
+        sql = sql.replace("%s", "?")
+    return sql, [*params, mineral]
+
+
+def _template(model: type[models.Model], **values) -> tuple[list[str], list]:
+    """The columns of `model` (not the key) and their values for one instance: the
+    defaults every synthetic row shares."""
+    instance = model(**values)
+    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
+    return [f.column for f in fields], [
+        f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields
+    ]
+
+
+def insert(model: type[models.Model], template: dict, vary: list[str], rows: Iterable[tuple]):
+    """Insert rows that differ from `template` only in the `vary` columns: COPY on
+    PostgreSQL, batched inserts elsewhere; rows are streamed, never all held at once."""
+    columns, base = _template(model, **template)
+    at = [columns.index(c) for c in vary]
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for values in rows:
+                    row = list(base)
+                    for i, v in zip(at, values, strict=True):
+                        row[i] = v
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        batch: list[list] = []
+        for values in rows:
+            row = list(base)
+            for i, v in zip(at, values, strict=True):
+                row[i] = v
+            batch.append(row)
+            if len(batch) == 5000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+
+
+def new_ids(model: type[models.Model], after: int) -> list[int]:
+    return list(model.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True))
+
+
+def last_id(model: type[models.Model]) -> int:
+    return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 class Command(BaseCommand):
-    help = "Trace a buyer through a synthetic graph (default 10,000 companies, 100,000 edges)."
+    help = "Trace a buyer through synthetic graphs; the whole supply_chain() against a floor."
 
     def add_arguments(self, parser):
         parser.add_argument("--companies", type=int, default=10_000)
         parser.add_argument("--relationships", type=int, default=100_000)
+        parser.add_argument(
+            "--sizes",
+            help="companies:relationships,... several runs side by side "
+            "(default: --companies:--relationships)",
+        )
         parser.add_argument("--repeat", type=int, default=3)
         parser.add_argument("--seed", type=int, default=7)
 
-    def handle(self, *args, companies, relationships, repeat, seed, **options):
-        try:
-            with transaction.atomic():
-                self.run(companies, relationships, repeat, seed)
-                raise Rollback
-        except Rollback:
-            self.stdout.write("(synthetic data rolled back)")
+    def handle(self, *args, companies, relationships, sizes, repeat, seed, **options):
+        plan = parse_sizes(sizes) if sizes else [(companies, relationships)]
+        runs = []
+        for n_companies, n_edges in plan:
+            run = Run(n_companies, n_edges)
+            try:
+                with transaction.atomic():
+                    self.measure(run, repeat, seed)
+                    raise Rollback
+            except Rollback:
+                pass
+            runs.append(run)
+            self.stdout.write(
+                f"{connection.vendor}: {n_companies} companies, {n_edges} relationships: built "
+                f"in {run.built_s:.1f} s, measured; synthetic data rolled back"
+            )
+        self.report(runs, repeat)
 
-    def run(self, n_companies, n_edges, repeat, seed):
-        rng = random.Random(seed)
+    # --- Building -----------------------------------------------------------------
+
+    def build(self, n_companies: int, n_edges: int, rng: random.Random) -> int:
+        """The synthetic graph; returns the buyer (the first vehicle maker)."""
         cobalt = Mineral.objects.get(code="cobalt")
         stages = {
-            c.code.split(".", 1)[1]: c for c in Cell.objects.filter(dimension__code="application")
+            c.code.split(".", 1)[1]: c.pk
+            for c in Cell.objects.filter(dimension__code="application")
         }
-        started = time.perf_counter()
-        tiers: list[list[int]] = []
-        for index, (stage, share) in enumerate(TIERS):
-            count = max(1, int(n_companies * share))
-            objs = Company.objects.bulk_create(
-                [
-                    Company(legal_name=f"bench {stage} {index}-{i}", country=rng.choice(COUNTRIES))
-                    for i in range(count)
-                ],
-                batch_size=2000,
-            )
-            tiers.append([c.pk for c in objs])
+        counts = [max(1, int(n_companies * share)) for _, share in TIERS]
+        before = last_id(Company)
+        insert(
+            Company,
+            {"legal_name": "", "country": ""},
+            ["legal_name", "country"],
+            (
+                (f"bench {stage} {index}-{i}", rng.choice(COUNTRIES))
+                for index, ((stage, _), count) in enumerate(zip(TIERS, counts, strict=True))
+                for i in range(count)
+            ),
+        )
+        ids = new_ids(Company, before)
+        tiers, start = [], 0
+        for count in counts:
+            tiers.append(ids[start : start + count])
+            start += count
         miners = tiers[0]
-        facilities = Facility.objects.bulk_create(
-            [
-                Facility(
-                    company_id=pk,
-                    name=f"bench mine site {pk}",
-                    kind="mine",
-                    country=rng.choice(COUNTRIES),
-                    stage=stages["mining"],
+        before = last_id(Facility)
+        insert(
+            Facility,
+            {"company_id": miners[0], "name": "", "kind": "mine", "stage_id": stages["mining"]},
+            ["company_id", "name", "country"],
+            ((pk, f"bench mine site {pk}", rng.choice(COUNTRIES)) for pk in miners),
+        )
+        facilities = new_ids(Facility, before)
+        before = last_id(MinedSource)
+        insert(
+            MinedSource,
+            {"name": "", "country": "CD", "method": "industrial"},
+            ["name", "country", "method", "cahra", "operator_id"],
+            (
+                (
+                    f"bench mine {pk}",
+                    rng.choice(COUNTRIES),
+                    rng.choice(METHODS),
+                    rng.random() < 0.3,
+                    pk,
                 )
                 for pk in miners
-            ],
-            batch_size=2000,
+            ),
         )
-        mines = MinedSource.objects.bulk_create(
-            [
-                MinedSource(
-                    name=f"bench mine {pk}",
-                    country=rng.choice(COUNTRIES),
-                    method=rng.choice(["industrial", "industrial", "artisanal", "black_mass"]),
-                    cahra=rng.random() < 0.3,
-                    operator_id=pk,
-                )
-                for pk in miners
-            ],
-            batch_size=2000,
+        mines = new_ids(MinedSource, before)
+        insert(
+            SourceLink,
+            {
+                "mine_id": mines[0],
+                "facility_id": facilities[0],
+                "mineral_id": cobalt.pk,
+                "volume_t": 1,
+            },
+            ["mine_id", "facility_id", "volume_t"],
+            ((m, f, rng.randint(10, 1000)) for m, f in zip(mines, facilities, strict=True)),
         )
-        SourceLink.objects.bulk_create(
-            [
-                SourceLink(mine=m, facility=f, mineral=cobalt, volume_t=rng.randint(10, 1000))
-                for m, f in zip(mines, facilities, strict=True)
-            ],
-            batch_size=2000,
+        insert(
+            SupplyRelationship,
+            {
+                "supplier_id": miners[0],
+                "buyer_id": miners[0],
+                "mineral_id": cobalt.pk,
+                "stage_id": stages["mining"],
+                "material": "intermediate",
+                "volume_t": 1,
+            },
+            ["supplier_id", "buyer_id", "stage_id", "volume_t"],
+            self.edges(tiers, n_edges, stages, rng),
         )
-        edges = []
+        if connection.vendor == "postgresql":  # fresh statistics for the planner
+            with connection.cursor() as cursor:
+                for model in (Company, Facility, MinedSource, SourceLink, SupplyRelationship):
+                    cursor.execute(f"ANALYZE {model._meta.db_table}")
+        return tiers[-1][0]
+
+    @staticmethod
+    def edges(tiers, n_edges, stages, rng) -> Iterator[tuple]:
         for (lower, upper), split, (stage, _) in zip(
             zip(tiers, tiers[1:], strict=False), EDGE_SPLIT, TIERS, strict=False
         ):
             for _ in range(int(n_edges * split)):
-                edges.append(
-                    SupplyRelationship(
-                        supplier_id=rng.choice(lower),
-                        buyer_id=rng.choice(upper),
-                        mineral=cobalt,
-                        stage=stages[stage],
-                        material="intermediate",
-                        volume_t=rng.randint(1, 500),
-                    )
-                )
-        SupplyRelationship.objects.bulk_create(edges, batch_size=5000)
-        buyer = Company.objects.get(pk=tiers[-1][0])
-        self.stdout.write(
-            f"{connection.vendor}: built {sum(map(len, tiers))} companies, {len(edges)} "
-            f"relationships, {len(mines)} mines in {time.perf_counter() - started:.1f} s"
+                yield rng.choice(lower), rng.choice(upper), stages[stage], rng.randint(1, 500)
+
+    # --- Measuring ----------------------------------------------------------------
+
+    def measure(self, run: Run, repeat: int, seed: int) -> None:
+        started = time.perf_counter()
+        buyer = Company.objects.get(
+            pk=self.build(run.companies, run.relationships, random.Random(seed))
         )
+        run.built_s = time.perf_counter() - started
+        cobalt = Mineral.objects.get(code="cobalt")
+        sql, params = floor_sql(buyer.pk, cobalt.pk)
 
-        def timed(fn):
-            times = []
-            for _ in range(repeat):
-                with CaptureQueriesContext(connection) as ctx:
-                    t0 = time.perf_counter()
-                    result = fn()
-                    times.append(time.perf_counter() - t0)
-            return statistics.median(times), len(ctx.captured_queries), result
+        def floor():
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
 
-        cte_s, cte_q, graph = timed(lambda: load_graph(buyer, cobalt))
-        tier_s, tier_q, graph_tiers = timed(lambda: load_graph(buyer, cobalt, per_tier=True))
-        assert len(graph.edges) == len(graph_tiers.edges), "both loaders must find the same edges"
-        compute_s, _, result = timed(lambda: trace(graph))
-        full_s, full_q, full = timed(
-            lambda: supply_chain(
+        def whole():
+            return supply_chain(
                 buyer, cobalt, requester=Requester.everyone(), cells=["content.labor_rights"]
             )
+
+        graph = load_graph(buyer, cobalt)
+        steps: dict[str, Callable] = {
+            "floor": floor,
+            "cte": lambda: load_graph(buyer, cobalt),
+            "tiers": lambda: load_graph(buyer, cobalt, per_tier=True),
+            "arithmetic": lambda: trace(graph),
+            "whole": whole,
+        }
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        queries: dict[str, int] = {}
+        sizes: dict[str, int] = {}  # what each step found, not the step's result: one
+        # result at a time is held, so the peak RSS is one trace's, not five
+        # Interleaved, so that a busy moment of the machine falls on every step alike.
+        for _ in range(repeat):
+            for name, step in steps.items():
+                with CaptureQueriesContext(connection) as ctx:
+                    t0 = time.perf_counter()
+                    result = step()
+                    times[name].append(time.perf_counter() - t0)
+                queries[name] = len(ctx.captured_queries)
+                sizes[name] = self.size(result)
+                del result
+        if sizes["cte"] != sizes["tiers"]:
+            raise CommandError("both loaders must find the same edges")
+        if sizes["floor"] != len(graph.edges) or not sizes["whole"]:
+            raise CommandError("the floor must fetch the trace's edges, the trace find mines")
+        for name in steps:
+            run.rows[name] = (
+                statistics.median(times[name]) * 1000,
+                None if name == "floor" else queries[name],
+            )
+        run.upstream = (
+            f"{len(graph.companies)} companies, {len(graph.edges)} relationships, "
+            f"{len(graph.links)} mine links, {sizes['arithmetic']} tiers"
         )
-        rows = [
-            ("load graph, recursive CTE", cte_s, cte_q),
-            ("load graph, one query per tier", tier_s, tier_q),
-            ("arithmetic (trace over the graph)", compute_s, 0),
-            ("whole supply_chain() with coverage + rules", full_s, full_q),
-        ]
-        self.stdout.write(
-            f"buyer upstream: {len(graph.companies)} companies, "
-            f"{len(graph.edges)} relationships, {len(graph.links)} mine links, "
-            f"{result.tiers} tiers"
-        )
-        for label, seconds, queries in rows:
-            self.stdout.write(f"  {label:<45} {seconds * 1000:8.1f} ms  {queries:3d} queries")
-        self.stdout.write(f"  per-tier / CTE load time ratio: {tier_s / cte_s:.2f}x")
-        verdict = "under" if full_s < 2 else "OVER"
-        self.stdout.write(
-            f"  whole trace {full_s:.2f} s: {verdict} the 2 s budget (median of {repeat})"
-        )
-        assert full.trace.mine_country.shares
+        run.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    @staticmethod
+    def size(result) -> int:
+        if isinstance(result, list):
+            return len(result)  # the floor's rows
+        if hasattr(result, "edges"):
+            return len(result.edges)  # a graph
+        if hasattr(result, "tiers"):
+            return result.tiers  # a trace
+        return len(result.trace.mine_country.shares)  # a supply chain
+
+    # --- Reporting ----------------------------------------------------------------
+
+    LABELS = {
+        "floor": "floor: bare cursor, upstream edges",
+        "cte": "load graph, recursive CTE",
+        "tiers": "load graph, one query per tier",
+        "arithmetic": "arithmetic (trace over the graph)",
+        "whole": "whole supply_chain(), coverage + rules",
+    }
+
+    def report(self, runs: list[Run], repeat: int) -> None:
+        width = 24
+        head = "".join(f"{f'{r.companies:,} / {r.relationships:,}':>{width}}" for r in runs)
+        self.stdout.write(f"\n{'companies / relationships':<42}{head}")
+        for r in runs:
+            self.stdout.write(f"  upstream of the buyer ({r.companies:,}): {r.upstream}")
+        self.stdout.write(f"median of {repeat}, ms (queries)")
+        for name, label in self.LABELS.items():
+            cells = ""
+            for r in runs:
+                ms, q = r.rows[name]
+                cells += f"{ms:>{width - 6},.1f}" + (f" ({q:3d})" if q is not None else " " * 6)
+            self.stdout.write(f"  {label:<40}{cells}")
+        rows = {
+            "per-tier / CTE load": lambda r: f"{r.rows['tiers'][0] / r.rows['cte'][0]:.2f}x",
+            "build (s)": lambda r: f"{r.built_s:.1f}",
+            "peak RSS after the run (MB)": lambda r: f"{r.peak_rss_mb:,.0f}",
+            "trace / floor": lambda r: f"{r.ratio:.2f}x",
+        }
+        for label, cell in rows.items():
+            self.stdout.write(f"  {label:<40}" + "".join(f"{cell(r):>{width}}" for r in runs))
+        self.stdout.write(f"trace / floor: {runs[0].ratio:.2f}x")
