@@ -466,6 +466,39 @@ def _lacking_rows(group, cells: list[str], **kw):
     return _with_coverage(group, cells, **kw).filter(_lacks(list(range(len(cells)))))
 
 
+def sector_lacking(
+    *,
+    cells: list[str],
+    requester: Requester,
+    stage: str | None = None,
+    mineral: str | None = None,
+    country: str | None = None,
+    as_of: dt.date | None = None,
+    independent_only: bool = True,
+):
+    """Every company of the group lacking any of `cells`, from what the requester may
+    see (the whole of `sector_gaps().lacking`, for a download), by legal name then id:
+    one query, read by the database cursor in chunks; no figures, no privacy budget."""
+    as_of = as_of or dt.date.today()
+    rows = _lacking_rows(
+        sector_companies(stage, mineral, country),
+        list(cells),
+        stage=stage,
+        mineral=mineral,
+        as_of=as_of,
+        independent_only=independent_only,
+        requester=requester,
+        landscape=load_landscape(as_of),
+    ).values("pk", "legal_name", "country", *(f"covers_{i}" for i in range(len(cells))))
+    for row in rows.order_by("legal_name", "pk").iterator(chunk_size=2000):
+        yield {
+            "company": row["pk"],
+            "company_name": row["legal_name"],
+            "country": row["country"],
+            "missing": [c for i, c in enumerate(cells) if not row[f"covers_{i}"]],
+        }
+
+
 @dataclass(frozen=True)
 class CompanyRef:
     """A company as a kept result holds it: enough to name and link it."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import reports, views
 
 app_name = "registry"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("gaps/", views.sector_search, name="sector-search"),
     path("concentration/<slug:mineral>/", views.concentration_page, name="concentration"),
     path("companies/<int:pk>/supply-chain/", views.supply_chain_page, name="supply-chain"),
+    path("companies/<int:pk>/report/", reports.supplier_report, name="supplier-report"),
 ]

@@ -19,7 +19,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.downloads import downloadable
 from api.mixins import GuardedRecordMixin
+from api.negotiation import Negotiation
 from api.pagination import Pagination
 from api.permissions import PassportPermission
 from api.serializers import passports as s
@@ -57,12 +59,15 @@ IF_NONE_MATCH = OpenApiParameter(
 
 
 class JSONOnly(BaseContentNegotiation):
-    """Passports are machine reads: JSON always, without parsing Accept on every call."""
+    """Passports are machine reads: JSON always, without parsing Accept on every call;
+    the list also downloads with ?format=csv / xlsx (api.downloads)."""
 
     def select_parser(self, request, parsers):
         return parsers[0]
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        if request.query_params.get("format"):
+            return Negotiation().select_renderer(request, renderers, format_suffix)
         return renderers[0], renderers[0].media_type
 
 
@@ -102,6 +107,7 @@ def _detail(request, passport, code=status.HTTP_200_OK) -> Response:
     update=extend_schema(responses={200: s.BatteryModelSerializer, **WRITE, **NOT_FOUND}),
     partial_update=extend_schema(responses={200: s.BatteryModelSerializer, **WRITE, **NOT_FOUND}),
 )
+@downloadable("battery-models")
 class BatteryModelViewSet(
     GuardedRecordMixin,
     mixins.ListModelMixin,
@@ -162,6 +168,14 @@ class BatteryModelViewSet(
         return Response(s.ProvenanceSerializer(result).data)
 
 
+def _passport_rows(view, chunk) -> list[dict]:
+    """A chunk of the list as the JSON has it: each passport cut to the requester's tier."""
+    requester = _requester(view.request)
+    seen = [selectors.as_seen(requester, row, document=False) for row in chunk]
+    return view.get_serializer(seen, many=True).data
+
+
+@downloadable("passports", serialize=_passport_rows)
 class PassportViewSet(viewsets.GenericViewSet):
     """Battery passports. Every answer holds only what your access tier may see."""
 

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -7,6 +9,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.downloads import Table, downloadable
 from api.fields import query_data
 from api.mixins import GuardedRecordMixin
 from api.permissions import RecordOwnerOrStaff
@@ -30,6 +33,7 @@ from registry.models import (
     StatusChange,
 )
 from registry.querysets import Requester
+from taxonomy.models import Cell
 from taxonomy.selectors import resolve_cells
 
 # A large population's answer being computed for the first time (registry.kept).
@@ -42,6 +46,88 @@ def requester(request) -> Requester:
     return Requester.for_user(request.user)
 
 
+def scorecard_rows(view, request, data) -> list[dict]:
+    """The scorecard as one table: its grade, each covered and self-declared cell with
+    the attestations behind it, each gap with the standards that close it, and the
+    attestations not counted (standard not in force)."""
+    labels = dict(Cell.objects.values_list("code", "label"))
+    grade = data["grade"]
+    rows = [
+        {
+            "section": "grade",
+            "key": grade["level"],
+            "label": grade["rule"],
+            "note": f"breadth={grade['breadth']}; depth={grade['depth']}",
+        }
+    ]
+    for section in ("covered", "declared"):
+        for code, sources in data[section].items():
+            rows.append(
+                {
+                    "section": section,
+                    "key": code,
+                    "label": labels.get(code, ""),
+                    "standards": sorted({source["standard"] for source in sources}),
+                    "attestations": sorted({source["attestation"] for source in sources}),
+                    "independent": any(source["independent"] for source in sources),
+                }
+            )
+    for gap in data["gaps"]:
+        element = gap["element"]
+        rows.append(
+            {
+                "section": "gap",
+                "key": element["key"],
+                "label": element["label"],
+                "declared": gap["declared"],
+                "closing_standards": gap["closing_standards"],
+                "note": "cells: " + ", ".join(element["cells"]),
+            }
+        )
+    for item in data["not_counted"]:
+        rows.append(
+            {
+                "section": "not_counted",
+                "key": item["standard"],
+                "attestations": [item["attestation"]],
+                "note": item["reason"],
+            }
+        )
+    return rows
+
+
+SCORECARD = Table(
+    name=lambda view: f"scorecard-{view.kwargs['pk']}",
+    rows=scorecard_rows,
+    columns=(
+        "section",
+        "key",
+        "label",
+        "standards",
+        "attestations",
+        "independent",
+        "declared",
+        "closing_standards",
+        "note",
+    ),
+)
+
+
+def sector_lacking_rows(view, request, data):
+    """Every company lacking coverage, not the answer's one page of `lacking`."""
+    query = request.query_params
+    return selectors.sector_lacking(
+        cells=data["cells"],
+        requester=requester(request),
+        stage=query.get("stage") or None,
+        mineral=query.get("mineral") or None,
+        country=query.get("country") or None,
+        as_of=dt.date.fromisoformat(data["as_of"]),
+        independent_only=data["independent_only"],
+    )
+
+
+@downloadable("organisations")
 class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Organisation.objects.all()
     serializer_class = s.OrganisationSerializer
@@ -50,6 +136,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
     search_fields = ["name"]
 
 
+@downloadable("companies", coverage=SCORECARD)
 class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Companies along the chain. `coverage` answers what a company covers and lacks."""
 
@@ -82,6 +169,7 @@ class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
         return Response(s.CoverageSerializer(coverage).data)
 
 
+@downloadable("facilities")
 class FacilityViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = Facility.objects.select_related("stage").prefetch_related("minerals")
     serializer_class = s.FacilitySerializer
@@ -92,6 +180,7 @@ class FacilityViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
+@downloadable("mines")
 class MinedSourceViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     queryset = MinedSource.objects.prefetch_related(
         "minerals",
@@ -105,6 +194,7 @@ class MinedSourceViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
+@downloadable("attestations")
 class AttestationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -285,6 +375,9 @@ class AttestationViewSet(
         )
 
 
+@downloadable(
+    get=Table(name="sector-gaps", rows=sector_lacking_rows, serializer=s.CompanyLackSerializer)
+)
 class SectorGapsView(APIView):
     @extend_schema(
         parameters=[s.SectorQuerySerializer],

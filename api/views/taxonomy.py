@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.downloads import Table, downloadable
 from api.fields import query_data
 from api.serializers import taxonomy as s
 from taxonomy import selectors
@@ -13,6 +14,7 @@ from taxonomy.filters import CellFilterSet, StandardFilterSet
 from taxonomy.models import Cell, Dimension, Standard, StandardCell
 
 
+@downloadable("dimensions")
 class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
     """The taxonomy's dimensions, each with its cells."""
 
@@ -28,6 +30,7 @@ class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
     )
 
 
+@downloadable("cells")
 class CellViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Cell.objects.select_related("dimension")
     serializer_class = s.CellSerializer
@@ -39,6 +42,7 @@ class CellViewSet(viewsets.ReadOnlyModelViewSet):
     unfiltered_fields = {"order": "the matrix's order, in which cells are always listed"}
 
 
+@downloadable("standards")
 class StandardViewSet(viewsets.ReadOnlyModelViewSet):
     """Standards and regulations with the cells they cover."""
 
@@ -106,6 +110,7 @@ def _validated(request, serializer_class, list_fields=()):
     return serializer.validated_data
 
 
+@downloadable(get=Table(name="comparison", rows="rows", serializer=s.ComparisonRowSerializer))
 class CompareView(APIView):
     @extend_schema(parameters=[s.CompareQuerySerializer], responses=s.ComparisonSerializer)
     def get(self, request):
@@ -116,6 +121,9 @@ class CompareView(APIView):
         return Response(s.ComparisonSerializer(comparison).data)
 
 
+@downloadable(
+    get=Table(name="standards-covering", rows="results", serializer=s.CoverageMatchSerializer)
+)
 class CoverageView(APIView):
     @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageResultSerializer)
     def get(self, request):
@@ -150,6 +158,11 @@ class SetCoverView(APIView):
         return Response(s.SetCoverSerializer(cover).data)
 
 
+@downloadable(
+    get=Table(
+        name="uncovered-cells", rows=lambda view, request, data: data, serializer=s.CellSerializer
+    )
+)
 class LandscapeGapsView(APIView):
     @extend_schema(responses=s.CellSerializer(many=True))
     def get(self, request):
@@ -157,6 +170,9 @@ class LandscapeGapsView(APIView):
         return Response(s.CellSerializer(selectors.uncovered_cells(), many=True).data)
 
 
+@downloadable(
+    get=Table(name="landscape-changes", rows="changes", serializer=s.LandscapeChangeSerializer)
+)
 class LandscapeChangesView(APIView):
     @extend_schema(parameters=[s.ChangesQuerySerializer], responses=s.LandscapeChangesSerializer)
     def get(self, request):
