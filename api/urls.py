@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from api.views import (
     accounts,
+    concentration_charts,
     credentials,
     intake,
     intake_rmi,
@@ -55,6 +56,21 @@ urlpatterns = [
     path("taxonomy/gaps/", taxonomy.LandscapeGapsView.as_view(), name="taxonomy-gaps"),
     path("taxonomy/changes/", taxonomy.LandscapeChangesView.as_view(), name="taxonomy-changes"),
     path("registry/concentration/", supply.ConcentrationView.as_view(), name="concentration"),
+    path(
+        "registry/concentration/what-if/",
+        supply.RefiningWhatIfView.as_view(),
+        name="concentration-what-if",
+    ),
+    path(
+        "registry/concentration/series/",
+        concentration_charts.ConcentrationSeriesView.as_view(),
+        name="concentration-series",
+    ),
+    path(
+        "registry/concentration/mine-to-refinery/",
+        concentration_charts.MineToRefineryView.as_view(),
+        name="concentration-mine-to-refinery",
+    ),
     path(
         "registry/companies/<int:pk>/supply-chain/",
         supply.SupplyChainView.as_view(),

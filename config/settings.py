@@ -220,6 +220,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The expiry job works in batches, one transaction each: a kill rolls back one batch at most.
 EXPIRY_BATCH_SIZE = env_int("EXPIRY_BATCH_SIZE", 500)
+# Concentration from published production: below this share of the world total covered
+# by the listed producers, only bounds are given (registry/concentration/published.py).
+CONCENTRATION_MIN_COVERAGE_PCT = env_int("CONCENTRATION_MIN_COVERAGE_PCT", 80)
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -386,6 +389,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # DRF's, with an unknown ?format= a 404 naming it (lists and computations download
+    # as ?format=csv / xlsx: api/downloads.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.Negotiation",
 }
 
 # "N/second|minute|hour|day"; empty turns that throttle off.
@@ -419,6 +425,8 @@ SPECTACULAR_SETTINGS = {
         "StandardKindEnum": "taxonomy.models.StandardKind",
         "BatteryStatusEnum": "passports.models.BatteryStatus",
         "SuccessorStatusEnum": "passports.models.SUCCESSOR_STATUS_CHOICES",
+        "ProductionStageEnum": "registry.models.ProductionStatistic.Stage",
+        "SupplyingStageEnum": "taxonomy.matrix.SUPPLYING_STAGES",
     },
 }
 

@@ -872,6 +872,7 @@ def _relationship_export():
 
 PRODUCTION_STAGES = {"mining": "mining", "mine": "mining", "refining": "refining"}
 PRODUCTION_STAGES["refinery"] = "refining"
+PRODUCTION_STAGES["recycling"] = "recycling"  # its own stage: never counted as mining
 WORLD_LABEL, OTHER_LABEL = "World total", "Other countries"
 
 
@@ -879,7 +880,9 @@ def _production_parse(row: dict, refs: Refs):
     mineral = refs.mineral(row)
     stage_raw = _text(row, "stage", required=True).lower().removeprefix("application.")
     if stage_raw not in PRODUCTION_STAGES:
-        raise RowError("stage", f"{stage_raw!r}: production is by stage mining or refining.")
+        raise RowError(
+            "stage", f"{stage_raw!r}: production is by stage mining, refining or recycling."
+        )
     stage = PRODUCTION_STAGES[stage_raw]
     product = _text(row, "product") or mineral.code
     if len(product) > 60:
@@ -888,28 +891,26 @@ def _production_parse(row: dict, refs: Refs):
     if year != year.to_integral_value() or not 1800 <= year <= 2200:
         raise RowError("year", f"{row.get('year')!r} is not a year.")
     raw_country = _text(row, "country", required=True)
-    if _text(row, "company"):
-        # The statistics table has no company: a company's figure would be counted as its
-        # country's (HHI by country) if stored. Refused until the model can hold it.
-        raise RowError(
-            "company",
-            "Company production cannot be stored yet (the registry keeps production by "
-            "country only): leave company empty.",
-        )
+    company = _text(row, "company")
     amount, unit = _tonnes(row, "amount", "unit")
     if amount is not None and amount < 0:
         raise RowError("amount", "The amount cannot be negative.")
     if amount is not None and amount >= Decimal("1e13"):
         raise RowError("amount", "The amount is too large.")
+    if raw_country.upper() in ("WORLD", "OTHER") and company:
+        raise RowError(
+            "company",
+            "A world total or 'other' figure is not a company's: leave company empty.",
+        )
     if raw_country.upper() == "WORLD":
         kind, country, label = ProductionStatistic.Kind.WORLD, "", WORLD_LABEL
     elif raw_country.upper() == "OTHER":
         kind, country, label = ProductionStatistic.Kind.OTHER, "", OTHER_LABEL
     else:
-        country = _country(row)
+        country = _country(row)  # a company row: the country of its site
         label = _country_name(country)
         kind = ProductionStatistic.Kind.COUNTRY if amount is not None else "withheld"
-    if amount is None and kind != "withheld":
+    if amount is None and (kind != "withheld" or company):
         raise RowError("amount", "amount is required (leave it empty only for a withheld figure).")
     values = {
         "mineral": mineral,
@@ -917,6 +918,7 @@ def _production_parse(row: dict, refs: Refs):
         "stage": stage,
         "kind": kind,
         "country": country,
+        "company": company,  # a reference (LEI or legal name), resolved when written
         "label": label[:80],
         "year": int(year),
         "quantity": amount.quantize(Decimal("0.001")) if amount is not None else None,
@@ -924,12 +926,12 @@ def _production_parse(row: dict, refs: Refs):
         "source": _text(row, "source", required=True, max_length=400),
     }
     place = country or kind
-    return (product.lower(), stage, int(year), place), values
+    return (product.lower(), stage, int(year), place, company.lower()), values
 
 
 def _production_key(p: ProductionStatistic) -> tuple:
     place = p.country.code if p.kind in ("country", "withheld") else p.kind
-    return (p.product.lower(), p.stage, p.year, place)
+    return (p.product.lower(), p.stage, p.year, place, p.company_id)
 
 
 FIELDS_OF_A_FIGURE = ("mineral_id", "kind", "country", "quantity", "unit", "source")
@@ -946,19 +948,37 @@ def _production_write(items, ctx: Context, refs: Refs) -> None:
                 "Production statistics are reference data: only staff may import them.",
             )
         return
-    groups: dict[tuple, set[str]] = {}
-    for _, key, values in items:
-        groups.setdefault((values["product"], values["stage"], values["year"]), set()).add(key[3])
+    resolved = []  # (number, key with the company's id, values with the company)
+    for number, key, values in items:
+        values = dict(values)
+        ref = values.pop("company")
+        try:
+            company = refs.company(ref, "company") if ref else None
+        except RowError as exc:
+            _problem(ctx, TABLES["production"], number, exc.column, exc.message)
+            continue
+        values["company"] = company
+        if company is not None:
+            values["label"] = company.legal_name[:80]
+        resolved.append((number, (*key[:4], company.pk if company else None), values))
+    groups: dict[tuple, set] = {}
+    for _, key, values in resolved:
+        groups.setdefault((values["product"], values["stage"], values["year"]), set()).add(
+            (key[3], key[4])
+        )
     existing: dict[tuple, ProductionStatistic] = {}
     for (product, stage, year), places in groups.items():
-        codes = [p for p in places if len(p) == 2]
+        codes = [p for p, c in places if len(p) == 2 and c is None]
+        company_ids = [c for _, c in places if c is not None]
         found = ProductionStatistic.objects.filter(product=product, stage=stage, year=year).filter(
-            Q(country__in=codes) | Q(kind__in=["world", "other"])
+            Q(country__in=codes, company__isnull=True)
+            | Q(kind__in=["world", "other"], company__isnull=True)
+            | Q(company_id__in=company_ids)
         )
         for p in found:
             existing[_production_key(p)] = p
     create, update = [], []
-    for number, key, values in items:
+    for number, key, values in resolved:
         found = existing.get(key)
         if found is None:
             new = ProductionStatistic(**values)
@@ -971,6 +991,7 @@ def _production_write(items, ctx: Context, refs: Refs) -> None:
             continue
         target = {**values, "mineral_id": values["mineral"].pk}
         target.pop("mineral")
+        target.pop("company")  # part of the key
         target.pop("label")  # the label of a loaded figure is kept ("World total (rounded)")
         current = {k: getattr(found, k) for k in target}
         current["country"] = found.country.code
@@ -989,8 +1010,8 @@ def _production_write(items, ctx: Context, refs: Refs) -> None:
 
 
 def _production_export():
-    rows = ProductionStatistic.objects.select_related("mineral").order_by(
-        "mineral__code", "product", "stage", "year", "kind", "country", "pk"
+    rows = ProductionStatistic.objects.select_related("mineral", "company").order_by(
+        "mineral__code", "product", "stage", "year", "kind", "country", "company_id", "pk"
     )
     for p in rows.iterator(chunk_size=2000):
         place = {"world": "WORLD", "other": "OTHER"}.get(p.kind, p.country.code)
@@ -1000,7 +1021,7 @@ def _production_export():
             p.product,
             p.year,
             place,
-            "",
+            (p.company.lei or p.company.legal_name) if p.company else "",
             _shown(p.quantity),
             p.unit,
             p.source,
@@ -1183,6 +1204,7 @@ TABLES: dict[str, Table] = {
             _production_parse,
             _production_write,
             _production_export,
+            company_columns=("company",),
             extra={"required": ["mineral", "stage", "year", "country", "amount", "unit", "source"]},
         ),
     )

@@ -456,9 +456,10 @@ def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
                 recycled_post_pct=round(recycled - pre, 4),
                 cahra_pct=trace.cahra_pct,
                 untraced_pct=trace.untraced_pct if traced else 100.0,
-                mine_country_hhi=trace.mine_country.hhi,
+                # A trace's HHI is always a figure (only published production gives bounds).
+                mine_country_hhi=cast(float, trace.mine_country.hhi),
                 mine_country_band=trace.mine_country.band.label,
-                processing_country_hhi=trace.processing_country.hhi,
+                processing_country_hhi=cast(float, trace.processing_country.hhi),
                 lacking_coverage_pct=trace.lacking_coverage_pct,
                 minimums=minimums,
             )

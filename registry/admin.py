@@ -450,6 +450,6 @@ class ProductionStatisticAdmin(admin.ModelAdmin):
 
 @admin.register(Rule)
 class RuleAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "kind"]
+    list_display = ["code", "name", "kind", "in_force_from", "in_force_until"]
     list_filter = ["kind"]
     search_fields = ["code", "name"]

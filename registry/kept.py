@@ -53,7 +53,7 @@ GENERATION = "inputs"
 KINDS = {
     "sector_gaps": "registry.selectors.sector_figures_payload",
     "supply_chain": "registry.supply.supply_chain_payload",
-    "concentration": "registry.concentration.flows.flow_concentrations_payload",
+    "concentration": "registry.concentration.chain.concentration_page_payload",
 }
 
 

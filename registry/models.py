@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from django.conf import settings
@@ -669,11 +670,14 @@ class SourceLink(models.Model):
 
 
 class ProductionStatistic(models.Model):
-    """Published production by country (USGS Mineral Commodity Summaries)."""
+    """Published production by country or by company (USGS Mineral Commodity Summaries,
+    IEA, Cobalt Institute, company tables). A row is country-level when `company` is
+    empty; a company row's `country` is the site's. The world total is its own row."""
 
     class Stage(models.TextChoices):
         MINING = "mining", "Mine production"
-        REFINING = "refining", "Refinery / smelter production"
+        REFINING = "refining", "Refinery / smelter / processing production"
+        RECYCLING = "recycling", "Recycling (secondary production, never mining)"
 
     class Kind(models.TextChoices):
         COUNTRY = "country", "Country"
@@ -686,6 +690,14 @@ class ProductionStatistic(models.Model):
     stage = models.CharField(max_length=10, choices=Stage.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COUNTRY)
     country = CountryField(blank=True)
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="production_statistics",
+        help_text="Empty for country-level rows and world totals",
+    )
     label = models.CharField(max_length=80, help_text="The producer as named in the source")
     year = models.PositiveSmallIntegerField()
     estimated = models.BooleanField(default=False)
@@ -698,8 +710,16 @@ class ProductionStatistic(models.Model):
         ordering = ["mineral", "product", "stage", "year", "-quantity"]
         constraints = [
             models.UniqueConstraint(
-                fields=["product", "stage", "label", "year"], name="uniq_production_row"
-            )
+                fields=["product", "stage", "label", "year"],
+                condition=models.Q(company__isnull=True),
+                name="uniq_production_row",
+            ),
+            # A company produces at sites in several countries: one row per site country.
+            models.UniqueConstraint(
+                fields=["product", "stage", "year", "company", "country"],
+                condition=models.Q(company__isnull=False),
+                name="uniq_company_production_row",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -715,6 +735,10 @@ class Rule(models.Model):
         CONCERN = "concern", "Countries / entities of concern"
         IRA_30D = "ira_30d", "US IRA 30D critical-mineral share"
         RECYCLED_CONTENT = "recycled_content", "Recycled-content minimums"
+        PFE_MATERIAL_ASSISTANCE = (
+            "pfe_material_assistance",
+            "US prohibited foreign entity: material assistance cost ratio",
+        )
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
@@ -722,14 +746,34 @@ class Rule(models.Model):
     params = models.JSONField()
     source = models.TextField()
     notes = models.TextField(blank=True)
+    # A check on a date outside these answers "not_in_force" or "historical", never
+    # pass/fail. Empty: no limit on that side.
+    in_force_from = models.DateField(null=True, blank=True, help_text="First day in force")
+    in_force_until = models.DateField(null=True, blank=True, help_text="Last day in force")
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["kind", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(in_force_from__isnull=True)
+                | models.Q(in_force_until__isnull=True)
+                | models.Q(in_force_until__gte=models.F("in_force_from")),
+                name="rule_in_force_ends_after_it_starts",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def force_on(self, day: dt.date) -> str:
+        """One of in_force, not_yet (before in_force_from), ended (after in_force_until)."""
+        if self.in_force_from and day < self.in_force_from:
+            return "not_yet"
+        if self.in_force_until and day > self.in_force_until:
+            return "ended"
+        return "in_force"
 
 
 # --- Sector figures that count private attestations (registry.privacy) ------------

@@ -1,4 +1,6 @@
-"""Load USGS production statistics from the reference CSV (registry/data, SOURCES.md)."""
+"""Load published production statistics from the reference CSVs (registry/data, SOURCES.md):
+USGS mine and refinery production (wide: one column per year) and refining / processing
+production from other publications (long: one row per producer and year)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from taxonomy.models import Mineral
 
 from .models import ProductionStatistic
 
-PRODUCTION_FILE = (
-    Path(__file__).resolve().parent / "data" / "usgs_mcs2025_production_by_country.csv"
-)
+DATA = Path(__file__).resolve().parent / "data"
+PRODUCTION_FILE = DATA / "usgs_mcs2025_production_by_country.csv"
+REFINING_FILE = DATA / "refining_production_by_country.csv"
 
 # USGS product names -> (mineral code, stage)
 PRODUCTS = {
@@ -111,6 +113,30 @@ def _rows(path: Path):
                 yield f"{product}|{stage}|{label}|{year}", lookup, values
 
 
+def _long_rows(path: Path):
+    """(key, lookup, values) for a long file: mineral, stage, product, country (or
+    "Other countries" / "World total"), year, quantity, unit, estimated, source, note."""
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            stage, product, label = row["stage"], row["product"], row["country"]
+            if stage not in ProductionStatistic.Stage.values:
+                raise ProductionFileError(f"Unknown stage {stage!r} in {path.name}")
+            kind = _kind(label)
+            year = int(row["year"])
+            lookup = {"product": product, "stage": stage, "label": label, "year": year}
+            values = {
+                "mineral": row["mineral"],
+                "kind": kind,
+                "country": _country(label) if kind in ("country", "withheld") else "",
+                "estimated": row["estimated"].strip().lower() == "true",
+                "quantity": _quantity(row["quantity"]),
+                "unit": row["unit"],
+                "source": row["source"],
+                "note": row["note"],
+            }
+            yield f"{product}|{stage}|{label}|{year}", lookup, values
+
+
 def _state(stat: ProductionStatistic) -> dict:
     values = {name: getattr(stat, name) for name in _FIELDS}
     values["country"] = stat.country.code or ""
@@ -122,23 +148,28 @@ def _state(stat: ProductionStatistic) -> dict:
 def load_production(path: Path | None = None) -> DatasetReport:
     """One row per product, stage, producer and year, per version of the file
     (datasets.tracking): figures a person corrected in the admin are kept."""
-    path = Path(path or default_path())
-    rows = {key: (lookup, values) for key, lookup, values in _rows(path)}
+    paths = [Path(path)] if path else [default_path(), REFINING_FILE]
+    rows = {key: (lookup, values) for key, lookup, values in _rows(paths[0])}
+    for extra in paths[1:]:
+        rows.update((key, (lookup, values)) for key, lookup, values in _long_rows(extra))
     minerals = {m.code: m for m in Mineral.objects.all()}
+    unknown = {v["mineral"] for _, v in rows.values()} - set(minerals)
+    if unknown:
+        raise ProductionFileError(f"Unknown mineral {', '.join(sorted(unknown))}")
     existing = {
         f"{s.product}|{s.stage}|{s.label}|{s.year}": s
-        for s in ProductionStatistic.objects.select_related("mineral")
+        for s in ProductionStatistic.objects.filter(company__isnull=True).select_related("mineral")
     }
 
     def write(key: str) -> None:
         lookup, values = rows[key]
         ProductionStatistic.objects.update_or_create(
-            **lookup, defaults={**values, "mineral": minerals[values["mineral"]]}
+            **lookup, company=None, defaults={**values, "mineral": minerals[values["mineral"]]}
         )
 
     return sync_records(
         "registry.production",
-        file_version(path),
+        file_version(*paths),
         (
             (key, _state(existing[key]) if key in existing else None, values)
             for key, (_, values) in rows.items()

@@ -170,26 +170,38 @@ def load_expectation_profiles() -> DatasetReport:
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "rules.yaml"
 _RULE_FIELDS = ("name", "kind", "params", "source")
+_RULE_DATES = ("in_force_from", "in_force_until")
+
+
+def _rule_state(values) -> dict:
+    """A rule as the dataset tracks it. Dates only when set, so a rule loaded before they
+    existed still matches what was loaded (and is updated, not taken as an admin's edit)."""
+    state = {k: values[k] for k in _RULE_FIELDS}
+    state.update({k: values[k] for k in _RULE_DATES if values.get(k)})
+    return state
 
 
 @transaction.atomic
 def load_rules(path: Path = RULES_FILE) -> DatasetReport:
-    """The rule parameters, per version of rules.yaml: the admins' edits are kept."""
+    """The rule parameters and dates in force, per version of rules.yaml: the admins'
+    edits are kept."""
     specs = {spec["code"]: spec for spec in yaml.safe_load(path.read_text(encoding="utf-8"))}
     existing = {rule.code: rule for rule in Rule.objects.all()}
 
     def write(code: str) -> None:
-        Rule.objects.update_or_create(code=code, defaults={k: specs[code][k] for k in _RULE_FIELDS})
+        spec = specs[code]
+        defaults = {k: spec[k] for k in _RULE_FIELDS}
+        defaults.update({k: spec.get(k) for k in _RULE_DATES})
+        Rule.objects.update_or_create(code=code, defaults=defaults)
+
+    def current(rule: Rule) -> dict:
+        return _rule_state({k: getattr(rule, k) for k in (*_RULE_FIELDS, *_RULE_DATES)})
 
     return sync_records(
         "registry.rules",
         file_version(path),
         (
-            (
-                code,
-                {k: getattr(existing[code], k) for k in _RULE_FIELDS} if code in existing else None,
-                {k: spec[k] for k in _RULE_FIELDS},
-            )
+            (code, current(existing[code]) if code in existing else None, _rule_state(spec))
             for code, spec in specs.items()
         ),
         write,

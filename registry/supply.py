@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from itertools import count
 
 from django.db.models.expressions import RawSQL
@@ -28,6 +29,8 @@ from .concentration import (
     trace,
     upstream_sql,
 )
+from .concentration.rules import entity_key as rule_entity_key
+from .concentration.rules import entity_sets
 from .coverage import coverage_map
 from .models import Company, MinedSource, Rule
 from .querysets import Requester
@@ -37,17 +40,69 @@ from .querysets import Requester
 class RuleResult:
     rule: str
     name: str
-    status: str  # pass | fail | info | not_applicable | historical
+    # pass | fail | info | not_applicable | historical (checked after the rule's force
+    # ended: shown for reference) | not_in_force (before it began: not checked)
+    status: str
     value: float | None
     threshold: float | None
     detail: str
     source: str
     flows: list[FlowMass] = field(default_factory=list)
+    in_force_from: dt.date | None = None
+    in_force_until: dt.date | None = None
 
 
-def _rule(kind: str, code: str | None = None) -> Rule | None:
-    rules = Rule.objects.filter(kind=kind)
-    return (rules.filter(code=code) if code else rules.order_by("code")).first()
+CHECKED_KINDS = (
+    Rule.Kind.SINGLE_COUNTRY_CAP,
+    Rule.Kind.CONCERN,
+    Rule.Kind.IRA_30D,
+    Rule.Kind.PFE_MATERIAL_ASSISTANCE,
+)
+
+
+def checked_rules() -> dict[str, list[Rule]]:
+    """The rules a trace is checked against, by kind, in code order: one query."""
+    rules: dict[str, list[Rule]] = defaultdict(list)
+    for rule in Rule.objects.filter(kind__in=CHECKED_KINDS).order_by("code"):
+        rules[rule.kind].append(rule)
+    return rules
+
+
+def _span(rule: Rule) -> str:
+    start = f"{rule.in_force_from:%d %b %Y}" if rule.in_force_from else "its start"
+    end = f"{rule.in_force_until:%d %b %Y}" if rule.in_force_until else "now"
+    return f"in force from {start} to {end}"
+
+
+def in_force(rule: Rule, on: dt.date, check: Callable[[], list[RuleResult]]) -> list[RuleResult]:
+    """The rule's results on `on`, dated: before its force, "not_in_force" and nothing
+    checked; after it, "historical" with what the check would have said, for reference."""
+    force = rule.force_on(on)
+    if force == "not_yet":
+        results = [
+            RuleResult(
+                rule.code,
+                rule.name,
+                "not_in_force",
+                None,
+                None,
+                f"Not in force on {on:%d %b %Y}: {_span(rule)}.",
+                rule.source,
+            )
+        ]
+    else:
+        results = check()
+        if force == "ended":
+            for r in results:
+                verdict = {"pass": "would have been met", "fail": "would not have been met"}
+                r.detail = (
+                    f"Historical: {_span(rule)}; it ended after {rule.in_force_until:%d %b %Y}. "
+                    f"Shown for reference ({verdict.get(r.status, r.status)}): {r.detail}"
+                )
+                r.status = "historical"
+    for r in results:
+        r.in_force_from, r.in_force_until = rule.in_force_from, rule.in_force_until
+    return results
 
 
 def check_crma(result: Trace, rule: Rule) -> list[RuleResult]:
@@ -122,9 +177,9 @@ def ira_applicable_pct(rule: Rule, year: int) -> float | None:
 
 
 def check_ira(result: Trace, rule: Rule, on: dt.date) -> RuleResult:
+    """The §30D critical-mineral share; its dates in force are the rule's (in_force)."""
     value = result.predicate_pct.get("ira_qualifying", 0.0)
     required = ira_applicable_pct(rule, on.year)
-    ended = dt.date.fromisoformat(rule.params["credit_ended_after"])
     starts = rule.params.get("requirement_from")
 
     def not_applicable(why: str) -> RuleResult:
@@ -134,26 +189,71 @@ def check_ira(result: Trace, rule: Rule, on: dt.date) -> RuleResult:
         return not_applicable(f"The critical-mineral requirement applies from {starts}.")
     if required is None:
         return not_applicable(f"No critical-mineral requirement for {on.year}.")
-    meets = value >= required
-    if on > ended:
-        status = "historical"
-        detail = (
-            f"The §30D credit ended for vehicles acquired after {ended:%d %b %Y}; shown for "
-            f"reference: {value:.2f}% qualifying against the {on.year} figure of "
-            f"{required:g}% ({'would meet' if meets else 'would not meet'} it)."
-        )
-    else:
-        status = "pass" if meets else "fail"
-        detail = f"{value:.2f}% qualifying against {required:g}% required for {on.year}."
     return RuleResult(
         rule.code,
         rule.name,
-        status,
+        "pass" if value >= required else "fail",
         value,
+        required,
+        f"{value:.2f}% qualifying against {required:g}% required for {on.year}.",
+        rule.source,
+        result.predicate_flows.get("ira_qualifying", []),
+    )
+
+
+def year_threshold(table: dict, year: int) -> float | None:
+    """A per-year table's figure: the year's, else the last year's before it (the
+    statute's "after" row); None before the first."""
+    years = sorted(int(y) for y in table)
+    earlier = [y for y in years if y <= year]
+    return float(table[str(earlier[-1])]) if earlier else None
+
+
+MASS_NOT_COST = (
+    "The statutory material assistance cost ratio is cost-based (direct costs not "
+    "attributable to a prohibited foreign entity over total direct costs); the registry "
+    "measures the mass of the mineral, a proxy."
+)
+
+
+def check_pfe(result: Trace, rule: Rule, on: dt.date, buyer_is_pfe: bool) -> RuleResult:
+    """The share of the buyer's supply shown not to pass through a prohibited foreign
+    entity, against the year's material-assistance threshold. Untraced supply is not
+    shown to be free of them, so it is not counted as free."""
+    key = rule_entity_key(rule)
+    through = result.predicate_pct.get(key, 0.0)
+    shown = round(max(0.0, 100.0 - through - result.untraced_pct), 4)
+    required = year_threshold(rule.params["threshold_pct"], on.year)
+    flows = result.predicate_flows.get(key, [])
+    if required is None:
+        return RuleResult(
+            rule.code,
+            rule.name,
+            "not_applicable",
+            shown,
+            None,
+            f"No threshold for {on.year}.",
+            rule.source,
+            flows,
+        )
+    detail = (
+        f"{through:.2f}% of the supply passes through prohibited foreign entities and "
+        f"{result.untraced_pct:.2f}% is untraced; {shown:.2f}% is shown to be free of them, "
+        f"against {required:g}% required for {rule.params['component']} sold in {on.year}. "
+        f"{MASS_NOT_COST}"
+    )
+    if buyer_is_pfe:
+        detail += " The buyer itself meets the rule's entity tests: the taxpayer bar may deny "
+        detail += "the credit whatever the ratio."
+    return RuleResult(
+        rule.code,
+        rule.name,
+        "pass" if shown >= required else "fail",
+        shown,
         required,
         detail,
         rule.source,
-        result.predicate_flows.get("ira_qualifying", []),
+        flows,
     )
 
 
@@ -175,10 +275,7 @@ def lacking_companies(
     stages they supply at (registry.coverage), as the requester sees."""
     if not cells:
         return {}
-    stages: dict = defaultdict(set)
-    for edge in graph.edges:
-        stages[edge.supplier].add(edge.stage)
-    # The graph's companies as a subquery (no id list sent back), else the known ids.
+    # The graph's companies as a subquery (its ids, one parameter), else the known ids.
     companies = (
         Company.objects.filter(pk__in=graph.upstream).values("pk")
         if graph.upstream is not None
@@ -190,8 +287,16 @@ def lacking_companies(
         on=on,
         mineral=graph.mineral,
     )
-    covered = {c: coverage.cells(c, stages[c] or [None]) for c in suppliers}
-    return {cell: {c for c in suppliers if cell not in covered[c]} for cell in cells}
+    # Only companies with an attestation that counts can cover a cell: the stages and
+    # cells of those alone are looked at, not of every supplier in a large graph.
+    attested = coverage.by_company.keys()
+    stages: dict = defaultdict(set)
+    for edge in graph.edges:
+        if edge.supplier in attested:
+            stages[edge.supplier].add(edge.stage)
+    covered = {c: coverage.cells(c, stages[c] or [None]) for c in suppliers if c in attested}
+    none: set[str] = set()
+    return {cell: {c for c in suppliers if cell not in covered.get(c, none)} for cell in cells}
 
 
 def _evaluate(
@@ -199,22 +304,36 @@ def _evaluate(
 ) -> tuple[Trace, list[RuleResult]]:
     nodes = sorted({graph.buyer, *(e.supplier for e in graph.edges)}, key=str)
     suppliers = [n for n in nodes if n != graph.buyer]
-    concern, ira, crma = _rule("concern"), _rule("ira_30d"), _rule("single_country_cap")
+    by_kind = checked_rules()
+
+    def first(kind: str) -> Rule | None:
+        return by_kind[kind][0] if by_kind.get(kind) else None
+
+    concern, ira, crma = first("concern"), first("ira_30d"), first("single_country_cap")
+    pfe_rules = by_kind.get(Rule.Kind.PFE_MATERIAL_ASSISTANCE, [])
+    entities = entity_sets(graph, pfe_rules)
     result = trace(
         graph,
-        lacking=lacking_companies(graph, suppliers, cells, requester, on),
+        lacking={**lacking_companies(graph, suppliers, cells, requester, on), **entities},
         concern=concern,
         ira=ira,
         rule=hhi_rule(thresholds),
     )
     rules: list[RuleResult] = []
     if crma:
-        rules += check_crma(result, crma)
+        rules += in_force(crma, on, lambda: check_crma(result, crma))
     if concern:
-        rules.append(check_concern(result, concern))
+        rules += in_force(concern, on, lambda: [check_concern(result, concern)])
     if ira:
-        rules.append(check_ira(result, ira, on))
+        rules += in_force(ira, on, lambda: [check_ira(result, ira, on)])
+    for pfe in pfe_rules:
+        rules += in_force(pfe, on, partial(_pfe_results, result, pfe, on, entities))
     return result, rules
+
+
+def _pfe_results(result: Trace, rule: Rule, on: dt.date, entities: dict) -> list[RuleResult]:
+    buyer_is_pfe = result.buyer in entities[rule_entity_key(rule)]
+    return [check_pfe(result, rule, on, buyer_is_pfe)]
 
 
 def supply_chain(
@@ -252,6 +371,151 @@ class WhatIf:
     baseline: SupplyChain
     scenario: SupplyChain
     changes: list[str]
+    comparison: dict = field(default_factory=dict)
+
+
+def compare(before: SupplyChain, after: SupplyChain) -> dict:
+    """What a what-if moves, side by side: refining HHI by country and by company, the
+    recycled share, and each rule's status and value."""
+
+    def pair(get) -> dict:
+        return {"before": get(before.trace), "after": get(after.trace)}
+
+    after_rules = {(r.rule, r.name): r for r in after.rules}
+    rules = []
+    for r in before.rules:
+        other = after_rules.get((r.rule, r.name))
+        rules.append(
+            {
+                "rule": r.rule,
+                "name": r.name,
+                "status": {"before": r.status, "after": other.status if other else None},
+                "value": {"before": r.value, "after": other.value if other else None},
+            }
+        )
+    return {
+        "refining_hhi_by_country": pair(lambda t: t.processing_country.hhi),
+        "refining_hhi_by_company": pair(lambda t: t.processing_company.hhi),
+        "recycled_pct": pair(lambda t: t.recycled_pct),
+        "untraced_pct": pair(lambda t: t.untraced_pct),
+        "rules": rules,
+    }
+
+
+class _Scenario:
+    """The graph being changed, and how new companies' keys resolve to nodes."""
+
+    def __init__(self, graph: Graph, keys: dict[str, str]):
+        self.graph, self.keys = graph, keys
+        self.changes: list[str] = []
+        self._edges, self._feeds = count(1), count(1)
+
+    def node(self, ref, where: str = "add"):
+        if isinstance(ref, str) and ref in self.keys:
+            return self.keys[ref]
+        if isinstance(ref, int) or (isinstance(ref, str) and re.fullmatch(r"[0-9]{1,15}", ref)):
+            return int(ref)
+        raise ScenarioError(
+            f"Unknown company {ref!r}: use a company id or a new company's key.", field=where
+        )
+
+    def add_edge(self, spec: dict, where: str = "add") -> None:
+        supplier, target = self.node(spec["supplier"], where), self.node(spec["buyer"], where)
+        if supplier == target:
+            raise ScenarioError("A company cannot supply itself.", field=where)
+        volume, share = spec.get("volume_t"), spec.get("share_pct")
+        if (volume is None) == (share is None):
+            raise ScenarioError("Give each added relationship volume_t or share_pct.", field=where)
+        if (volume is not None and volume < 0) or (share is not None and not 0 <= share <= 100):
+            raise ScenarioError("Volumes must be >= 0 and shares within 0-100%.", field=where)
+        info = self.graph.companies.get(supplier)
+        self.graph.edges.append(
+            Edge(
+                f"what-if:{next(self._edges)}",
+                supplier,
+                target,
+                float(volume) if volume is not None else None,
+                float(share) if share is not None else None,
+                spec["stage"],
+                spec.get("material", "refined_chemical"),
+                spec.get("country") or (info.country if info else ""),
+                hypothetical=True,
+            )
+        )
+        self.changes.append(f"added {spec['stage']} supply {spec['supplier']} → {spec['buyer']}")
+
+    def add_feed(self, company, mine: MineInfo, volume: float) -> None:
+        """A hypothetical source (negative ids: never a recorded mine's)."""
+        mine_id = -next(self._feeds)
+        self.graph.mines[mine_id] = mine
+        self.graph.links.append(
+            Link(f"what-if-feed:{-mine_id}", mine_id, company, volume, hypothetical=True)
+        )
+
+
+def _add_plant(scenario: _Scenario, plant: dict) -> None:
+    """A regional dual-feedstock refinery: a new company refining virgin and recycled feed
+    (each a capacity in tonnes, taken at full use) and supplying one company of the chain."""
+    node = scenario.keys[plant["key"]]
+    name, country = plant["legal_name"], plant["country"]
+    virgin, recycled = float(plant.get("virgin_t") or 0), float(plant.get("recycled_t") or 0)
+    if virgin < 0 or recycled < 0 or virgin + recycled <= 0:
+        raise ScenarioError(
+            "A plant needs virgin_t and recycled_t >= 0, not both 0.", field="plants"
+        )
+    scenario.graph.companies[node] = CompanyInfo(name, country, "", None)
+    if virgin:
+        origin = plant.get("virgin_country") or country
+        feed = MineInfo(f"{name}: virgin feed", origin, "industrial", False, None, "")
+        scenario.add_feed(node, feed, virgin)
+    if recycled:
+        origin = plant.get("recycled_country") or country
+        feed = MineInfo(f"{name}: recycled feed", origin, "black_mass", False, None, "")
+        scenario.add_feed(node, feed, recycled)
+    scenario.changes.append(
+        f"new dual-feedstock plant {name} ({country}): {virgin:g} t virgin, {recycled:g} t "
+        "recycled feed"
+    )
+    scenario.add_edge(
+        {
+            "supplier": plant["key"],
+            "buyer": plant["supplies"],
+            "stage": plant.get("stage", "refining"),
+            "material": plant.get("material", "refined_chemical"),
+            "volume_t": plant.get("volume_t"),
+            "share_pct": plant.get("share_pct"),
+            "country": country,
+        },
+        where="plants",
+    )
+
+
+def _add_source(scenario: _Scenario, spec: dict, mines: dict) -> None:
+    mine = mines.get(spec["mine"])
+    if mine is None:
+        raise ScenarioError(f"Unknown mine {spec['mine']!r}.", field="add_sources")
+    scenario.graph.mines.setdefault(
+        mine.pk,
+        MineInfo(
+            mine.name,
+            mine.country.code,
+            mine.method,
+            mine.cahra,
+            mine.operator_id,
+            mine.operator.legal_name if mine.operator else "",
+            origin=mine.recycled_origin,
+        ),
+    )
+    scenario.graph.links.append(
+        Link(
+            f"what-if-source:{spec['mine']}:{len(scenario.graph.links)}",
+            mine.pk,
+            scenario.node(spec["company"], "add_sources"),
+            float(spec["volume_t"]),
+            hypothetical=True,
+        )
+    )
+    scenario.changes.append(f"added source {mine.name} → {spec['company']}")
 
 
 def what_if(
@@ -263,18 +527,24 @@ def what_if(
     add: Sequence[dict] = (),
     remove: Sequence[int] = (),
     add_sources: Sequence[dict] = (),
+    plants: Sequence[dict] = (),
     as_of: dt.date | None = None,
     cells: Sequence[str] = (),
     thresholds: str | None = None,
     checked_on: dt.date | None = None,
 ) -> WhatIf:
-    """Add, remove or swap suppliers and sources and see the effect; nothing is saved.
+    """Add, remove or swap suppliers and sources, or add a dual-feedstock plant, and see
+    the effect; nothing is saved. Hypothetical edges and sources are marked.
 
-    `new_companies`: [{key, legal_name, country}] hypothetical companies (e.g. a regional
-    dual-feedstock refinery), referred to by their key in `add` and `add_sources`.
+    `new_companies`: [{key, legal_name, country}] hypothetical companies, referred to by
+    their key in `add` and `add_sources`.
     `add`: [{supplier, buyer, stage, material, volume_t | share_pct, country?}] where
     supplier/buyer are company ids or new keys. `remove`: relationship ids.
-    `add_sources`: [{mine, company, volume_t}] mine id into a company (id or key)."""
+    `add_sources`: [{mine, company, volume_t}] mine id into a company (id or key).
+    `plants`: [{key, legal_name, country, virgin_t, recycled_t, supplies, volume_t |
+    share_pct, virgin_country?, recycled_country?, stage?}] a regional dual-feedstock
+    refinery (seed 000) supplying `supplies` (a company id or key) its stated volume or
+    share, its feed taken at capacity."""
     baseline = supply_chain(
         buyer,
         mineral,
@@ -284,95 +554,49 @@ def what_if(
         thresholds=thresholds,
         checked_on=checked_on,
     )
-    keys = {c["key"]: f"new:{c['key']}" for c in new_companies}
-    if len(keys) != len(new_companies):
-        raise ScenarioError("Each new company needs a distinct key.")
-
-    def node(ref):
-        if isinstance(ref, str) and ref in keys:
-            return keys[ref]
-        if isinstance(ref, int) or (isinstance(ref, str) and re.fullmatch(r"[0-9]{1,15}", ref)):
-            return int(ref)
-        raise ScenarioError(f"Unknown company {ref!r}: use a company id or a new company's key.")
-
-    named = {node(a["supplier"]) for a in add} | {node(a["buyer"]) for a in add}
-    existing = sorted(i for i in named if isinstance(i, int))
+    news = [*new_companies, *plants]
+    keys = {c["key"]: f"new:{c['key']}" for c in news}
+    if len(keys) != len(news):
+        where = "plants" if plants else "new_companies"
+        raise ScenarioError("Each new company and plant needs a distinct key.", field=where)
+    probe = _Scenario(Graph(buyer.pk, mineral.code, [], [], {}, {}), keys)
+    named = {
+        "add": {probe.node(a[side]) for a in add for side in ("supplier", "buyer")},
+        "plants": {probe.node(p["supplies"], "plants") for p in plants},
+    }
+    existing = sorted(i for ids in named.values() for i in ids if isinstance(i, int))
     found = set(Company.objects.filter(pk__in=existing).values_list("pk", flat=True))
-    if set(existing) - found:
-        raise ScenarioError(f"Unknown company ids: {sorted(set(existing) - found)}")
+    for where, ids in named.items():
+        unknown = sorted(i for i in ids if isinstance(i, int) and i not in found)
+        if unknown:
+            raise ScenarioError(f"Unknown company ids: {unknown}", field=where)
     graph = load_graph(buyer, mineral, as_of, extra_seeds=existing)
-    changes = []
+    scenario = _Scenario(graph, keys)
     for c in new_companies:
         graph.companies[keys[c["key"]]] = CompanyInfo(c["legal_name"], c["country"], "", None)
-        changes.append(f"new company {c['legal_name']} ({c['country']})")
+        scenario.changes.append(f"new company {c['legal_name']} ({c['country']})")
     known_ids = {e.id for e in graph.edges}
     missing = [r for r in remove if r not in known_ids]
     if missing:
-        raise ScenarioError(f"Relationships not in this buyer's {mineral.code} graph: {missing}")
+        raise ScenarioError(
+            f"Relationships not in this buyer's {mineral.code} graph: {missing}", field="remove"
+        )
     graph.edges = [e for e in graph.edges if e.id not in set(remove)]
-    changes += [f"removed relationship {r}" for r in remove]
-    seq = count(1)
+    scenario.changes += [f"removed relationship {r}" for r in remove]
     for spec in add:
-        supplier, target = node(spec["supplier"]), node(spec["buyer"])
-        if supplier == target:
-            raise ScenarioError("A company cannot supply itself.")
-        volume, share = spec.get("volume_t"), spec.get("share_pct")
-        if (volume is None) == (share is None):
-            raise ScenarioError("Give each added relationship volume_t or share_pct.")
-        if (volume is not None and volume < 0) or (share is not None and not 0 <= share <= 100):
-            raise ScenarioError("Volumes must be >= 0 and shares within 0-100%.")
-        info = graph.companies.get(supplier)
-        country = spec.get("country") or (info.country if info else "")
-        graph.edges.append(
-            Edge(
-                f"what-if:{next(seq)}",
-                supplier,
-                target,
-                float(volume) if volume is not None else None,
-                float(share) if share is not None else None,
-                spec["stage"],
-                spec.get("material", "refined_chemical"),
-                country,
-                hypothetical=True,
-            )
-        )
-        changes.append(f"added {spec['stage']} supply {spec['supplier']} → {spec['buyer']}")
-    mine_ids = [s["mine"] for s in add_sources]
-    mines = {
-        m.pk: m for m in MinedSource.objects.filter(pk__in=mine_ids).select_related("operator")
-    }
+        scenario.add_edge(spec)
+    for plant in plants:
+        _add_plant(scenario, plant)
+    mines = MinedSource.objects.filter(pk__in=[s["mine"] for s in add_sources])
+    by_pk = {m.pk: m for m in mines.select_related("operator")}
     for spec in add_sources:
-        mine = mines.get(spec["mine"])
-        if mine is None:
-            raise ScenarioError(f"Unknown mine {spec['mine']!r}.")
-
-        graph.mines.setdefault(
-            mine.pk,
-            MineInfo(
-                mine.name,
-                mine.country.code,
-                mine.method,
-                mine.cahra,
-                mine.operator_id,
-                mine.operator.legal_name if mine.operator else "",
-            ),
-        )
-        graph.links.append(
-            Link(
-                f"what-if-source:{next(seq)}",
-                mine.pk,
-                node(spec["company"]),
-                float(spec["volume_t"]),
-                hypothetical=True,
-            )
-        )
-        changes.append(f"added source {mine.name} → {spec['company']}")
+        _add_source(scenario, spec, by_pk)
     on = checked_on or as_of or dt.date.today()
     result, rules = _evaluate(
         graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
     )
-    scenario = SupplyChain(result, rules, as_of, on, list(cells), baseline.thresholds)
-    return WhatIf(baseline, scenario, changes)
+    after = SupplyChain(result, rules, as_of, on, list(cells), baseline.thresholds)
+    return WhatIf(baseline, after, scenario.changes, compare(baseline, after))
 
 
 # --- The trace as a kept result (registry.kept) ---------------------------------

@@ -13,13 +13,12 @@ from taxonomy.matrix import STAGES
 from taxonomy.models import Cell, Mineral
 
 from . import kept
-from .concentration import (
-    ConcentrationInputError,
-    hhi_rule,
-    production_concentration,
-)
+from .charts import Flow, Line, flow_chart, line_chart
+from .concentration import UNLISTED, ConcentrationInputError, hhi_rule
+from .concentration.chain import hhi_series
+from .concentration.published import BY, DENOMINATORS, FRINGES
 from .kept import NotReady
-from .models import Company, ProductionStatistic, Rule
+from .models import Company, Rule
 from .querysets import Requester
 from .selectors import (
     GRADE_RULE,
@@ -211,42 +210,32 @@ def sector_search(request):
 
 
 def concentration_page(request, mineral):
-
     mineral_obj = Mineral.objects.filter(code=mineral).first()
     if mineral_obj is None:
         raise Http404(f"Unknown mineral {mineral!r}.")
     rules = Rule.objects.filter(kind="hhi_bands")
     rule = rules.filter(code=request.GET.get("thresholds")).first() or hhi_rule()
     unlisted = request.GET.get("unlisted", "other")
+    unlisted = unlisted if unlisted in UNLISTED else "other"
     year = (
         int(request.GET.get("year", "2024")) if request.GET.get("year", "2024").isdigit() else 2024
     )
-    published = []
-    for stage, product in (
-        ProductionStatistic.objects.filter(mineral=mineral_obj, year=year)
-        .values_list("stage", "product")
-        .distinct()
-        .order_by("stage", "product")
-    ):
-        try:
-            published.append(
-                (
-                    stage,
-                    product,
-                    production_concentration(
-                        mineral=mineral,
-                        stage=stage,
-                        year=year,
-                        product=product,
-                        unlisted=unlisted if unlisted in ("other", "excluded") else "other",
-                        rule=rule,
-                    ),
-                )
-            )
-        except ConcentrationInputError:
-            continue
-    # The flows group every relationship of the mineral: a kept result above a small
-    # registry (a fixed handful of queries whatever its size), "as of" shown.
+    # Published production: every year of every stage, one query per line; the year
+    # asked is read from the same series.
+    convention, problem = _page_convention(request.GET, unlisted)
+    try:
+        series = hhi_series(mineral=mineral, rule=rule, **convention)
+    except ConcentrationInputError as exc:
+        series, problem = [], problem or exc.message
+    published = [
+        (line.stage, line.product, c, line.source)
+        for line in series
+        for point_year, c in line.points
+        if point_year == year
+    ]
+    # The flow views and the mine-to-refinery flows group every flow of the mineral: a
+    # kept result above a small registry (a fixed handful of queries whatever its size),
+    # "as of" shown.
     served, pending = None, None
     try:
         served = kept.serve(
@@ -258,10 +247,16 @@ def concentration_page(request, mineral):
         )
     except NotReady as exc:
         pending = exc
+    # A result kept before the mine-to-refinery flows joined it has none: shown as such.
+    chain = served.payload.get("mine_to_refinery") if served else None
     flows = [
-        (f["stage"], f["by"], f["attribution"], f["c"])
+        (f["stage"], f["by"], f["attribution"], f["c"], _flow_title(f))
         for f in (served.payload["flows"] if served else [])
     ]
+    # Computed with the flows; a result kept before that says nothing: the registry-wide check.
+    flows_demo = bool(flows) and (
+        served.payload["flows_demo"] if "flows_demo" in served.payload else holds_demo_data()
+    )
     return render(
         request,
         "registry/concentration.html",
@@ -269,16 +264,96 @@ def concentration_page(request, mineral):
             "mineral": mineral_obj,
             "minerals": Mineral.objects.all(),
             "published": published,
+            "series": series,
+            "series_chart": _series_chart(mineral_obj, series, rule),
+            "series_years": sorted({y for line in series for y, _ in line.points}),
+            "chain": chain,
+            "chain_chart": _chain_chart(mineral_obj, chain) if chain else "",
             "flows": flows,
+            "flows_demo": flows_demo,
             "rule": rule,
             "rules": rules,
             "unlisted": unlisted,
+            "convention": convention,
+            "published_by": convention.get("by", "country"),
+            "conventions": [
+                (name, allowed, convention.get(name, ""))
+                for name, allowed in (
+                    ("by", BY),
+                    ("denominator", DENOMINATORS),
+                    ("fringe", FRINGES),
+                )
+            ],
+            "problem": problem,
             "year": year,
-            "demo": bool(flows) and holds_demo_data(),
+            "demo": flows_demo or bool(chain and chain["demo"]),
             "served": served,
             "pending": pending,
         },
-        status=202 if pending else 200,
+        status=400 if problem else 202 if pending else 200,
+    )
+
+
+def _flow_title(view: dict) -> str:
+    title = f"{view['stage'].capitalize()} by {view['by']}"
+    if view["by"] == "company" and view["stage"] == "mining":
+        title += f" ({view['attribution']})"
+    return title
+
+
+def _page_convention(query, unlisted: str) -> tuple[dict, str]:
+    """The published HHI's convention asked on the page (by, denominator, fringe), else
+    the former `unlisted` choice; and what is wrong with it, if anything."""
+    convention, problems = {}, []
+    for name, allowed in (("by", BY), ("denominator", DENOMINATORS), ("fringe", FRINGES)):
+        value = query.get(name)
+        if value in allowed:
+            convention[name] = value
+        elif value:
+            problems.append(f"{name} must be one of {', '.join(allowed)}")
+    return convention or {"unlisted": unlisted}, "; ".join(problems)
+
+
+def _series_chart(mineral, series, rule) -> str:
+    moderate, high = rule.params["moderate_from"], rule.params["high_above"]
+    lines = [
+        Line(
+            f"{line.stage} ({line.product})",
+            [(y, c.hhi) for y, c in line.points if c.hhi is not None],
+            [
+                (y, c.hhi_low, c.hhi_high)
+                for y, c in line.points
+                if c.hhi is None and c.hhi_low is not None
+            ],
+        )
+        for line in series
+    ]
+    return line_chart(
+        lines,
+        title=f"{mineral.name}: HHI of published production per year, by stage",
+        desc=(
+            f"One line per stage and product; dashed lines mark the {rule.name} bands "
+            f"(moderate from {moderate:,.0f}, high above {high:,.0f}). A bar instead of a "
+            "point: a year known only within bounds. The table beside gives the figures."
+        ),
+        thresholds=[
+            (moderate, f"moderate from {moderate:,.0f}"),
+            (high, f"high above {high:,.0f}"),
+        ],
+    )
+
+
+def _chain_chart(mineral, chain: dict) -> str:
+    flows = [Flow(f["origin_label"], f["destination_label"], f["tonnes"]) for f in chain["flows"]]
+    illustrative = f" Drawn from {chain['label']}." if chain["demo"] else ""
+    return flow_chart(
+        flows,
+        title=f"{mineral.name}: mined tonnes from the country of mining to the country of refining",
+        desc=(
+            f"Band widths are proportional to tonnes of contained metal; {chain['total']:,.0f} t "
+            f"in all.{illustrative} The table beside gives the figures."
+        ),
+        headings=("Country of mining", "Country of refining"),
     )
 
 

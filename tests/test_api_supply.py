@@ -191,7 +191,7 @@ def test_concentration_endpoint_from_production_and_from_flows(api):
         ("mineral=cobalt&unlisted=ignore", "unlisted"),
         ("mineral=cobalt&thresholds=made-up", "thresholds"),
         ("mineral=cobalt&year=1800", "year"),
-        ("mineral=cobalt&by=company", "by country only"),
+        ("mineral=cobalt&by=company", "No company production recorded"),
     ],
 )
 def test_concentration_bad_input_is_a_400(api, query, needle):
@@ -230,6 +230,8 @@ def test_supply_chain_endpoint_equals_the_selector(api, chain):  # noqa: F811
         "eu-crma-single-country",
         "concern-default",
         "us-ira-30d",
+        "us-45x-pfe-battery-components",
+        "us-45x-pfe-critical-minerals",
     }
 
 

@@ -107,11 +107,39 @@ def test_a_changed_figure_is_updated_in_place():
     assert figure.quantity == Decimal("230000")
 
 
-def test_a_company_production_row_is_refused_rather_than_counted_as_its_country():
-    make_company("Glencore plc", country="CH")
-    data = csv_bytes([PRODUCTION_HEADER, production_row("CD", "40", company="Glencore plc")])
+def test_company_production_is_stored_apart_from_its_country_and_reimports_unchanged():
+    glencore = make_company("Glencore plc", country="CH")
+    data = csv_bytes(
+        [
+            PRODUCTION_HEADER,
+            production_row("CD", "220"),  # the country's figure
+            production_row("CD", "40", company="Glencore plc"),  # a company's, at a CD site
+            production_row("CA", "2", "kt", company="Glencore plc"),  # its site in Canada
+        ]
+    )
+    first = run(data, dry_run=False)
+    assert first.summary["written"] is True, first.problems
+    assert first.summary["tables"]["production"]["created"] == 3
+    country = ProductionStatistic.objects.get(product="cobalt", company=None, country="CD")
+    assert country.quantity == Decimal("220000")
+    sites = ProductionStatistic.objects.filter(company=glencore).order_by("country")
+    assert [(s.country.code, s.quantity, s.label) for s in sites] == [
+        ("CA", Decimal("2000.000"), "Glencore plc"),
+        ("CD", Decimal("40000.000"), "Glencore plc"),
+    ]
+    again = run(data, dry_run=False)
+    counts = again.summary["tables"]["production"]
+    assert (counts["created"], counts["updated"], counts["matched"]) == (0, 0, 3)
+    exported = _export("production").decode()
+    assert "Glencore plc" in exported
+
+
+def test_a_company_production_row_naming_no_known_company_is_an_error_of_that_row():
+    data = csv_bytes([PRODUCTION_HEADER, production_row("CD", "40", company="Nobody Mining")])
     job = run(data, dry_run=True)
     assert [(r, c) for r, c, _ in errors(job)] == [(2, "company")]
+    world = csv_bytes([PRODUCTION_HEADER, production_row("WORLD", "290", company="Nobody")])
+    assert [(r, c) for r, c, _ in errors(run(world, dry_run=True))] == [(2, "company")]
 
 
 def test_only_staff_import_production_statistics():

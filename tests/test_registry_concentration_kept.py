@@ -61,8 +61,9 @@ def test_the_first_large_page_says_the_flows_are_being_computed_then_shows_them_
     assert 'id="kept-as-of"' in html and "Flows as of" in html
     # Refining by country: CN 10 t, FI 30 t -> 25% and 75%, HHI 625 + 5625.
     assert "Refining by country" in html and "HHI 6250" in html
-    # Mining by country: CD, AU and US, 100 t each.
-    assert "Mining by country" in html and "HHI 3333" in html
+    # Mining by country: CD and AU, 100 t each (US's 100 t is black mass: recycling,
+    # not mining) -> 50% each, HHI 5000.
+    assert "Mining by country" in html and "HHI 5000" in html
     assert KeptResult.objects.filter(kind="concentration").count() == 1
 
 

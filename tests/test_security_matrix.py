@@ -425,6 +425,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("api:standard-matrix", "get"): public_read(f"{API}/taxonomy/standards/irma/matrix/"),
     # --- registry computations: read by all (private data only as each may see it) ----
     ("api:concentration", "get"): public_read(f"{API}/registry/concentration/?mineral=cobalt"),
+    ("api:concentration-series", "get"): public_read(
+        f"{API}/registry/concentration/series/?mineral=cobalt"
+    ),
+    ("api:concentration-mine-to-refinery", "get"): public_read(
+        f"{API}/registry/concentration/mine-to-refinery/?mineral=cobalt"
+    ),
     ("api:sector-gaps", "get"): public_read(
         f"{API}/registry/sector-gaps/?cells=content.labor_rights&stage=refining"
     ),
@@ -440,6 +446,20 @@ RULES: dict[tuple[str, str], Rule] = {
             "post", f"{API}/registry/companies/{c.pk}/what-if/", {"mineral": "cobalt"}
         ),
         EVERYONE,  # a read: nothing is saved
+    ),
+    ("api:concentration-what-if", "post"): _one(
+        "published",
+        lambda s: load_production(),
+        lambda s, c: Call(
+            "post",
+            f"{API}/registry/concentration/what-if/",
+            {
+                "mineral": "copper",
+                "year": 2024,
+                "plants": [{"name": "Dual Feed", "country": "US", "virgin_t": 1, "recycled_t": 1}],
+            },
+        ),
+        EVERYONE,  # a computation on published statistics: nothing is saved
     ),
     ("api:organisation-list", "get"): public_read(f"{API}/registry/organisations/"),
     ("api:organisation-detail", "get"): read(
@@ -898,6 +918,10 @@ RULES: dict[tuple[str, str], Rule] = {
         {"maker": lambda s: s.maker},
         {"maker": EVERYONE},
     ),
+    # The supplier report: a page for anyone, with the attestations each may see.
+    ("registry:supplier-report", "get"): read(
+        lambda c: f"/companies/{c.pk}/report/", {"maker": lambda s: s.maker}, {"maker": EVERYONE}
+    ),
     ("registry:sector-search", "get"): public_read("/gaps/?cells=content.labor_rights"),
     ("registry:concentration", "get"): public_read("/concentration/cobalt/"),
     ("passports:public", "get"): read(
@@ -927,6 +951,21 @@ RULES: dict[tuple[str, str], Rule] = {
         MAKER,
         hidden={"maker's": SIGNED_IN - MAKER_MEMBERS},
         missing=lambda s: Call("post", "/intake/999999/commit/", {}, multipart=True),
+    ),
+    # Deciding the smelters an RMI import matched by name only: the receiving
+    # organisation's officers (and staff); its other members are refused, others see nothing.
+    ("intake:job-matches", "post"): _one(
+        "maker's",
+        lambda s: _rmi_job(s),
+        lambda s, j: Call(
+            "post",
+            f"/intake/{j.pk}/matches/",
+            {f"smelter-{j.rmi_declarations.get().smelters.get().pk}": "none"},
+            multipart=True,
+        ),
+        MAKER,
+        hidden={"maker's": SIGNED_IN - MAKER_MEMBERS},
+        missing=lambda s: Call("post", "/intake/999999/matches/", {}, multipart=True),
     ),
     ("login", "get"): public_read("/accounts/login/"),
     ("logout", "get"): _one("-", _none, lambda s, o: Call("get", "/accounts/logout/"), NOBODY),
@@ -991,6 +1030,17 @@ def _rmi_declaration(scene):
     return declaration
 
 
+def _rmi_job(scene):
+    """A committed RMI import of the maker's officer, one smelter proposed by name."""
+    job = _intake_job(scene)
+    ImportJob.objects.filter(pk=job.pk).update(kind="emrt", dry_run=False)
+    declaration = _rmi_declaration(scene)
+    declaration.job = job
+    declaration.save(update_fields=["job"])
+    job.refresh_from_db()
+    return job
+
+
 def _intake_job(scene):
     """A finished dry run without errors, uploaded by the maker's officer."""
     return ImportJob.objects.create(
@@ -1020,6 +1070,7 @@ SKIPPED_NAMESPACES = {"admin"}  # the admin is staff's own site, with Django's p
 UNSAFE = {"post", "put", "patch", "delete"}
 POST_ONLY_PAGES = {
     "intake:job-commit",
+    "intake:job-matches",
     "accounts:token-revoke",
     "taxonomy:standard-propose",
     "taxonomy:proposal-approve",

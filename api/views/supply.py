@@ -1,3 +1,5 @@
+import sys
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -6,12 +8,14 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from api.downloads import Table, downloadable
 from api.fields import query_data
 from api.mixins import GuardedRecordMixin
 from api.permissions import RecordOwnerOrStaff
 from api.serializers import supply as s
 from api.views.registry import KEPT_PENDING
 from registry import concentration, supply
+from registry.concentration import scenario
 from registry.models import (
     Company,
     ProductionStatistic,
@@ -27,6 +31,7 @@ REQUEST = {"$ref": "#/components/schemas/SupplyRelationshipRequest"}
 ANSWER = {"$ref": "#/components/schemas/SupplyRelationship"}
 
 
+@downloadable("relationships")
 class SupplyRelationshipViewSet(
     GuardedRecordMixin,
     mixins.ListModelMixin,
@@ -70,6 +75,7 @@ class SupplyRelationshipViewSet(
         return super().create(request, *args, **kwargs)
 
 
+@downloadable("source-links")
 class SourceLinkViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     """Mine-to-processor flows."""
 
@@ -88,8 +94,10 @@ class SourceLinkViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
+@downloadable("production")
 class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
-    """USGS production by country, as published."""
+    """Production as published: by country, or by company (`company` set; `country` is
+    then the site's), and world totals (kind world)."""
 
     queryset = ProductionStatistic.objects.select_related("mineral")
     serializer_class = s.ProductionStatisticSerializer
@@ -101,6 +109,7 @@ class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
         "product": ["exact"],
         "kind": ["exact"],
         "country": ["exact"],
+        "company": ["exact", "isnull"],
         "estimated": ["exact"],
         "unit": ["exact"],
         "quantity": ["gte", "lte"],
@@ -108,6 +117,7 @@ class ProductionStatisticViewSet(viewsets.ReadOnlyModelViewSet):
     search_fields = ["label", "source", "note"]
 
 
+@downloadable("rules")
 class RuleViewSet(viewsets.ReadOnlyModelViewSet):
     """Rule parameters, kept as data."""
 
@@ -115,7 +125,12 @@ class RuleViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RuleSerializer
     lookup_field = "code"
     ordering = ("kind", "code", "pk")
-    filterset_fields = ["code", "kind"]
+    filterset_fields = {
+        "code": ["exact"],
+        "kind": ["exact"],
+        "in_force_from": ["exact", "gte", "lte", "isnull"],
+        "in_force_until": ["exact", "gte", "lte", "isnull"],
+    }
     search_fields = ["name", "source", "notes"]
     unfiltered_fields = {"params": "structured parameters of the rule, read whole"}
 
@@ -130,24 +145,37 @@ def _params(request, serializer_class, lists=()):
     return serializer.validated_data
 
 
+@downloadable(
+    get=Table(
+        name=lambda v: f"concentration-{v.request.query_params.get('mineral')}",
+        rows="shares",
+        serializer=s.ConcentrationAnswerSerializer,
+    )
+)
 class ConcentrationView(APIView):
-    @extend_schema(parameters=[s.ConcentrationQuerySerializer], responses=s.ConcentrationSerializer)
+    @extend_schema(
+        parameters=[s.ConcentrationQuerySerializer], responses=s.ConcentrationAnswerSerializer
+    )
     def get(self, request):
-        """HHI, band and shares for a mineral and stage, from published production
-        (by country) or from the registry's flows (by country or company)."""
+        """HHI, band and shares for a mineral and stage, from published production (by
+        country or company; `denominator`, `fringe`, `company_country`) or from the
+        registry's flows (by country or company; `attribution`). Every answer states its
+        convention, the share of the world total the listed producers cover and its
+        source; below the coverage threshold only bounds (`hhi_low`, `hhi_high`) are
+        given. A parameter that does not apply to the chosen source is a 400."""
         p = _params(request, s.ConcentrationQuerySerializer)
         rule = p.get("thresholds") or concentration.hhi_rule()
         if p["source"] == "production":
-            if p["by"] != "country":
-                raise concentration.ConcentrationInputError(
-                    "Published production is by country only; use source=flows for companies."
-                )
             result = concentration.production_concentration(
                 mineral=p["mineral"].code,
                 stage=p["stage"],
                 year=p["year"],
                 product=p.get("product"),
-                unlisted=p["unlisted"],
+                by=p["by"],
+                denominator=p["denominator"],
+                fringe=p["fringe"],
+                company_country=p.get("company_country"),
+                unlisted=p.get("unlisted"),
                 rule=rule,
             )
         else:
@@ -159,9 +187,32 @@ class ConcentrationView(APIView):
                 as_of=p.get("as_of"),
                 rule=rule,
             )
-        return Response(s.ConcentrationSerializer(result).data)
+        return Response(s.ConcentrationAnswerSerializer(result).data)
 
 
+def supply_chain_flows(view, request, data):
+    """Every flow of the trace, largest first, not the answer's one page."""
+    p = _params(request, s.SupplyChainQuerySerializer, ("cells",))
+    served = supply.supply_chain_served(
+        get_object_or_404(Company, pk=view.kwargs["pk"]),
+        p["mineral"],
+        requester=Requester.for_user(request.user),
+        as_of=p.get("as_of"),
+        cells=data["cells"],
+        thresholds=p["thresholds"].code if p.get("thresholds") else None,
+        checked_on=p.get("checked_on"),
+        flows=slice(0, sys.maxsize),
+    )
+    return served.rows
+
+
+@downloadable(
+    get=Table(
+        name=lambda view: f"supply-chain-{view.kwargs['pk']}",
+        rows=supply_chain_flows,
+        serializer=s.FlowSerializer,
+    )
+)
 class SupplyChainView(APIView):
     @extend_schema(
         parameters=[s.SupplyChainQuerySerializer],
@@ -225,8 +276,33 @@ class WhatIfView(APIView):
             add=[dict(a) for a in p["add"]],
             remove=p["remove"],
             add_sources=[dict(x, mine=x["mine"].pk) for x in p["add_sources"]],
+            plants=[dict(x) for x in p["plants"]],
             as_of=p.get("as_of"),
             cells=cells,
             checked_on=p.get("checked_on"),
         )
         return Response(s.WhatIfSerializer(result).data, status=status.HTTP_200_OK)
+
+
+class RefiningWhatIfView(APIView):
+    permission_classes = [AllowAny]  # a computation on published statistics: nothing is saved
+
+    @extend_schema(request=s.RefiningWhatIfRequestSerializer, responses=s.RefiningWhatIfSerializer)
+    def post(self, request):
+        """Add regional dual-feedstock plants (virgin and recycled feed capacities) to a
+        year's published refining statistics as new producers, and compare refining HHI
+        by country and by company, the largest country's share and the recycled share
+        before and after, under the concentration page's conventions."""
+        serializer = s.RefiningWhatIfRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        p = serializer.validated_data
+        result = scenario.refining_what_if(
+            mineral=p["mineral"].code,
+            year=p["year"],
+            plants=[dict(x) for x in p["plants"]],
+            product=p.get("product"),
+            denominator=p["denominator"],
+            fringe=p["fringe"],
+            rule=p.get("thresholds"),
+        )
+        return Response(s.RefiningWhatIfSerializer(result).data)

@@ -27,12 +27,13 @@ from .hhi import (
     ConcentrationInputError,
     Share,
     band_for,
+    band_for_range,
     concentration_of,
     hhi,
     hhi_rule,
 )
 from .propagation import PROCESSING_STAGES, Cycle, FlowMass, Trace, trace
-from .published import UNLISTED, production_concentration
+from .published import UNLISTED, production_concentration, production_series
 
 __all__ = [
     "FLOW_VIEWS",
@@ -51,6 +52,7 @@ __all__ = [
     "Share",
     "Trace",
     "band_for",
+    "band_for_range",
     "concentration_of",
     "flow_concentration",
     "flow_concentrations_payload",
@@ -58,6 +60,7 @@ __all__ = [
     "hhi_rule",
     "load_graph",
     "production_concentration",
+    "production_series",
     "trace",
     "upstream_edges_cte",
     "upstream_edges_per_tier",

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from django.db.models import Q, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
-from ..models import MineOwnership, Rule, SourceLink, SupplyRelationship
+from ..models import MinedSource, MineOwnership, Rule, SourceLink, SupplyRelationship
 from .hhi import (
     Concentration,
     ConcentrationInputError,
@@ -37,9 +37,13 @@ def flow_concentration(
     rule = rule or hhi_rule()
     amounts: dict[str, float] = defaultdict(float)
     labels: dict[str, str] = {}
+    black_mass = 0.0
     if stage == "mining":
-        links = SourceLink.objects.filter(mineral__code=mineral)
-        links = _in_period(links, as_of)
+        links = _in_period(SourceLink.objects.filter(mineral__code=mineral), as_of)
+        # Recycled black mass is an "urban mine" in the model, but never mine production.
+        recycled = links.filter(mine__method=MinedSource.Method.BLACK_MASS)
+        black_mass = float(recycled.aggregate(v=Sum("volume_t"))["v"] or 0)
+        links = links.exclude(mine__method=MinedSource.Method.BLACK_MASS)
         if by == "country":
             for code, total in links.values_list("mine__country").annotate(v=Sum("volume_t")):
                 amounts[code] += float(total)
@@ -95,10 +99,21 @@ def flow_concentration(
             for company_id, name, total in rows:
                 amounts[str(company_id)] += float(total)
                 labels[str(company_id)] = name
-    note = "From the registry's recorded flows (tonnes of contained metal)."
+    note = (
+        "From the registry's recorded flows (tonnes of contained metal); shares of the "
+        "recorded total."
+    )
+    convention = {"by": by, "denominator": "recorded", "fringe": "excluded"}
     if stage == "mining" and by == "company":
         note += f" Companies by {attribution}."
-    return concentration_of(dict(amounts), labels, rule, note)
+        convention["attribution"] = attribution
+    if black_mass:
+        note += f" Recycled black mass ({black_mass:g} t) is recycling, not mining: left out."
+    result = concentration_of(dict(amounts), labels, rule, note)
+    result.convention = convention
+    result.source = "registry flows"
+    result.unit = "t contained metal"
+    return result
 
 
 # The concentration page's views of the registry's flows: (stage, by, attribution).

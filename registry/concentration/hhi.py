@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django_countries import countries
 
@@ -14,13 +14,15 @@ from ..models import Rule
 
 def hhi(shares_pct: Iterable[float]) -> float:
     """Herfindahl-Hirschman index from percentage shares (0 to 10,000)."""
-    return round(sum(s * s for s in shares_pct), 1)
+    return float(round(sum(s * s for s in shares_pct), 1))
 
 
 @dataclass
 class Band:
     rule: str
-    label: str  # unconcentrated | moderately concentrated | highly concentrated
+    # unconcentrated | moderately concentrated | highly concentrated | undetermined
+    # (undetermined: a range of HHI whose ends fall in different bands)
+    label: str
     moderate_from: float
     high_above: float
     source: str
@@ -47,21 +49,37 @@ def hhi_rule(code: str | None = None) -> Rule:
     return rule
 
 
+def band_for_range(low: float, high: float, rule: Rule) -> Band:
+    """The band when only bounds are known: certain if both ends share it."""
+    low_band, high_band = band_for(low, rule), band_for(high, rule)
+    if low_band.label == high_band.label:
+        return low_band
+    return Band(rule.code, "undetermined", low_band.moderate_from, low_band.high_above, rule.source)
+
+
 @dataclass
 class Share:
     key: str
     label: str
     amount: float
     share_pct: float
+    country: str = ""  # a company's country (site or head office), when asked
 
 
 @dataclass
 class Concentration:
     shares: list[Share]
-    hhi: float
+    hhi: float | None  # None when only bounds can be given (hhi_low, hhi_high)
     band: Band
     total: float
     note: str = ""
+    convention: dict = field(default_factory=dict)
+    coverage_pct: float | None = None  # share of the world total the listed rows cover
+    low_coverage: bool = False
+    hhi_low: float | None = None  # the fringe spread into vanishingly small producers
+    hhi_high: float | None = None  # the fringe as one producer
+    source: str = ""
+    unit: str = ""
 
     @property
     def top(self) -> list[Share]:

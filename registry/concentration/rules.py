@@ -1,16 +1,48 @@
 """Predicates a trace carries along each path (a rule's countries and entities of
-concern, IRA-qualifying steps, recycled content, lacking coverage). Once a path meets
-one, the mass on it counts as meeting it."""
+concern, IRA-qualifying steps, recycled content, lacking coverage, prohibited foreign
+entities). Once a path meets one, the mass on it counts as meeting it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..models import Rule
-from .graph import Edge, Graph, MineInfo
+from .graph import CompanyInfo, Edge, Graph, MineInfo
 
 EdgeTest = Callable[[Edge], bool]
 LeafTest = Callable[[MineInfo], bool]
+
+# Keys of `lacking` that name an entity rule's companies rather than a cell.
+ENTITY_PREFIX = "pfe:"
+
+
+def entity_key(rule: Rule) -> str:
+    return f"{ENTITY_PREFIX}{rule.code}"
+
+
+def is_prohibited_entity(info: CompanyInfo, rule: Rule) -> bool:
+    """A prohibited foreign entity as the rule's params say: named; of a covered nation
+    (organised or headquartered there, s.7701(a)(51) foreign-controlled entity); or held
+    at or above the share by a covered nation's government (foreign-influenced entity).
+    A state owner recorded without a share counts: the registry cannot rule it out."""
+    p = rule.params
+    covered = set(p.get("covered_nations", []))
+    if info.name in p.get("companies", []) or info.country in covered:
+        return True
+    return info.state_owner in covered and (
+        info.state_pct is None or info.state_pct >= float(p.get("state_share_min_pct", 0))
+    )
+
+
+def entity_sets(graph: Graph, rules: Iterable[Rule]) -> dict[str, set]:
+    """For each entity rule, the graph's companies it names (hypothetical ones included),
+    keyed for `path_predicates`' `lacking` argument: one pass over the companies."""
+    return {
+        entity_key(rule): {
+            cid for cid, info in graph.companies.items() if is_prohibited_entity(info, rule)
+        }
+        for rule in rules
+    }
 
 
 def path_predicates(
@@ -67,7 +99,17 @@ def path_predicates(
     def supplied_by(companies: set) -> EdgeTest:
         return lambda e: e.supplier in companies
 
-    for cell, companies in lacking.items():
-        edge_tests[f"lacking:{cell}"] = supplied_by(companies)
-        leaf_tests[f"lacking:{cell}"] = lambda m: False
+    def operated_by(companies: set) -> LeafTest:
+        return lambda m: m.operator in companies
+
+    # `lacking` also carries entity rules' companies (keys "pfe:<rule>", entity_sets):
+    # their mass is reported under that key, met where such a company supplies or
+    # operates the mine, never as lacking coverage.
+    for key, companies in lacking.items():
+        if key.startswith(ENTITY_PREFIX):
+            edge_tests[key] = supplied_by(companies)
+            leaf_tests[key] = operated_by(companies)
+        else:
+            edge_tests[f"lacking:{key}"] = supplied_by(companies)
+            leaf_tests[f"lacking:{key}"] = lambda m: False
     return edge_tests, leaf_tests

@@ -1,0 +1,79 @@
+"""The concentration series (published HHI per year) and the mine-to-refinery flows, as
+JSON: public reads, like the concentration route. Thin: the answers come from
+registry.concentration.chain."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import query_data
+from api.serializers import concentration_charts as s
+from registry.concentration import ConcentrationInputError, hhi_rule
+from registry.concentration.chain import hhi_series, mine_to_refinery
+
+ALWAYS_ALLOWED = {"format"}  # content negotiation, read by DRF itself
+
+
+def _params(request, serializer_class) -> dict:
+    """Validated query parameters; one the route does not take is refused by name rather
+    than ignored (a misspelt `fringe` would otherwise answer another convention)."""
+    data = query_data(request, ())
+    unknown = sorted(set(data) - set(serializer_class().fields) - ALWAYS_ALLOWED)
+    if unknown:
+        raise ConcentrationInputError(
+            f"This route does not take {', '.join(unknown)}", field=unknown[0]
+        )
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ConcentrationSeriesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[s.SeriesQuerySerializer], responses=s.SeriesSerializer)
+    def get(self, request):
+        """HHI of published production per recorded year: one line per stage and product
+        (or the one asked), each point with its band, coverage and bounds, each line with
+        its unit and source. Queries: one for the lines, one per line."""
+        p = _params(request, s.SeriesQuerySerializer)
+        convention = {"denominator": p["denominator"], "fringe": p["fringe"]}
+        series = hhi_series(
+            mineral=p["mineral"].code,
+            stage=p.get("stage"),
+            product=p.get("product"),
+            rule=p.get("thresholds") or hhi_rule(),
+            **convention,
+        )
+        lines = [
+            {
+                "stage": line.stage,
+                "product": line.product,
+                "unit": line.unit,
+                "source": line.source,
+                "points": [{"year": year, **vars(c)} for year, c in line.points],
+            }
+            for line in series
+        ]
+        return Response(
+            s.SeriesSerializer(
+                {"mineral": p["mineral"].code, "convention": convention, "series": lines}
+            ).data
+        )
+
+
+class MineToRefineryView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[s.MineToRefineryQuerySerializer], responses=s.MineToRefinerySerializer
+    )
+    def get(self, request):
+        """Mined tonnes from each country of mining to each country of refining, from the
+        registry's mine-to-processor links (one aggregate query). `demo` and `label` say
+        when a flow rests on demo records ("illustrative (demo data)"); recycled black
+        mass is kept apart from mining."""
+        p = _params(request, s.MineToRefineryQuerySerializer)
+        result = mine_to_refinery(mineral=p["mineral"].code, as_of=p.get("as_of"))
+        return Response(s.MineToRefinerySerializer(result).data)
