@@ -45,6 +45,13 @@ def entity_sets(graph: Graph, rules: Iterable[Rule]) -> dict[str, set]:
     }
 
 
+def _of_concern(info: CompanyInfo, p: dict) -> bool:
+    return info.name in p.get("companies", []) or (
+        info.state_owner in p.get("state_owner_countries", [])
+        and (info.state_pct is None or info.state_pct >= p.get("state_share_min_pct", 0))
+    )
+
+
 def path_predicates(
     graph: Graph,
     *,
@@ -52,14 +59,12 @@ def path_predicates(
     ira: Rule | None,
     lacking: dict[str, set],
 ) -> tuple[dict[str, EdgeTest], dict[str, LeafTest]]:
-    def concern_entity(cid: int | str | None) -> bool:
-        if concern is None or cid not in graph.companies:
-            return False
-        info, p = graph.companies[cid], concern.params
-        return info.name in p.get("companies", []) or (
-            info.state_owner in p.get("state_owner_countries", [])
-            and (info.state_pct is None or info.state_pct >= p.get("state_share_min_pct", 0))
-        )
+    # The entities of concern, found once over the companies rather than once per edge.
+    concern_ids = (
+        {cid for cid, info in graph.companies.items() if _of_concern(info, concern.params)}
+        if concern
+        else set()
+    )
 
     fta = set(ira.params["fta_countries"]) if ira else set()
     north_america = set(ira.params["north_america"]) if ira else set()
@@ -81,10 +86,10 @@ def path_predicates(
     }
     if concern:
         edge_tests["concern"] = lambda e: (
-            e.country in concern_countries or concern_entity(e.supplier)
+            e.country in concern_countries or e.supplier in concern_ids
         )
         leaf_tests["concern"] = lambda m: (
-            m.country in concern_countries or concern_entity(m.operator)
+            m.country in concern_countries or m.operator in concern_ids
         )
     if ira:
         edge_tests["ira_qualifying"] = lambda e: (
