@@ -11,8 +11,12 @@ their foreign keys: `company_id IN (SELECT id FROM company WHERE name ILIKE ...)
 
 from __future__ import annotations
 
+from functools import cache
+
+from django.contrib import admin
 from django.db.models import Q
 from django.utils.text import smart_split, unescape_string_literal
+from django_countries.fields import CountryField
 
 from .pagination import CappedCountPaginator
 
@@ -23,6 +27,13 @@ def _words(term: str):
             word = unescape_string_literal(word)
         if word:
             yield word
+
+
+def _is_country(model, name: str) -> bool:
+    try:
+        return isinstance(model._meta.get_field(name), CountryField)
+    except Exception:  # a method or attribute of the admin, not a field
+        return False
 
 
 def _lookup(model, path: str, word: str) -> Q:
@@ -50,11 +61,38 @@ def _lookup(model, path: str, word: str) -> Q:
     )
 
 
+@cache
+def country_column(model, name: str):
+    """A list column for a CountryField that reads the country's name directly: the
+    admin's default display flattens the field's 250 choices for every cell (about 1 ms
+    each; 0.3 s of a 100-row company list with two country columns)."""
+    field = model._meta.get_field(name)
+
+    @admin.display(description=field.verbose_name, ordering=name)
+    def column(obj):
+        return getattr(obj, name).name or "-"
+
+    column.__name__ = f"{name}_column"
+    return column
+
+
 class LargeTableAdmin:
     """Mixin for the admins of the large tables (put it first among the bases)."""
 
     paginator = CappedCountPaginator
     show_full_result_count = False
+    # Once the queries are cheap, a page's cost is the admin's rendering of its rows
+    # (about 0.6 ms a row): 50 rows a page rather than Django's 100.
+    list_per_page = 50
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [
+            country_column(self.model, c)
+            if isinstance(c, str) and _is_country(self.model, c)
+            else c
+            for c in columns
+        ]
 
     def get_search_results(self, request, queryset, search_term):
         fields = self.get_search_fields(request) if request is not None else self.search_fields

@@ -398,3 +398,20 @@ def test_admin_search_finds_through_related_names_without_joining_the_list(staff
         company.facilities.values_list("pk", flat=True)
     )
     assert found("company", "nothing like this") == set()
+
+
+def test_admin_company_list_shows_country_names_and_sorts_by_them(staff):
+    from django.contrib.admin.templatetags.admin_list import result_headers
+
+    grow(4)  # "Scale" companies in China and the DR Congo
+    url = reverse("admin:registry_company_changelist")
+    page = staff.get(url, {"q": "Scale"})
+    html = page.content.decode()
+    assert "China" in html and "Congo" in html
+    headers = [str(h["text"]) for h in result_headers(page.context["cl"])]
+    assert "country" in [h.lower() for h in headers]
+    # Sortable like the field: ordered by the country column, CD rows come before CN rows.
+    index = next(i for i, h in enumerate(headers) if h.lower() == "country")
+    by_country = staff.get(url, {"q": "Scale", "o": str(index)})
+    countries = [c.country.code for c in by_country.context["cl"].result_list]
+    assert countries == sorted(countries) and {"CD", "CN"} <= set(countries)
