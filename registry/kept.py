@@ -54,6 +54,7 @@ KINDS = {
     "sector_gaps": "registry.selectors.sector_figures_payload",
     "supply_chain": "registry.supply.supply_chain_payload",
     "concentration": "registry.concentration.chain.concentration_page_payload",
+    "mine_to_refinery": "registry.concentration.chain.mine_to_refinery_payload",
 }
 
 

@@ -325,6 +325,29 @@ def test_the_mine_to_refinery_route_gives_flows_in_one_query_and_says_when_demo(
     assert (body["demo"], body["label"]) == (True, ILLUSTRATIVE)
 
 
+def test_at_scale_the_mine_to_refinery_route_answers_from_a_kept_result_as_of(
+    api, hand_chain, settings, django_capture_on_commit_callbacks
+):
+    settings.KEPT_RESULT_INLINE_BELOW = 0  # every registry counts as large
+    with django_capture_on_commit_callbacks(execute=True) as jobs:
+        first = api.get(M2R, {"mineral": HAND})
+    assert first.status_code == 202 and "Retry-After" in first and len(jobs) == 1
+    with CaptureQueriesContext(connection) as ctx:
+        body = api.get(M2R, {"mineral": HAND}).json()
+    assert body["total"] == 1000.0 and body["computed_at"] and body["stale"] is False
+    # Served from the kept result: the mine links are not read again.
+    assert not [q for q in ctx.captured_queries if "registry_sourcelink" in q["sql"]]
+    # A new link marks it stale until its job has counted it.
+    link = SourceLink.objects.filter(mine__name="Balama").first()
+    with django_capture_on_commit_callbacks(execute=False):
+        SourceLink.objects.create(
+            mine=link.mine, facility=link.facility, mineral=link.mineral, volume_t=5
+        )
+    with django_capture_on_commit_callbacks(execute=False):
+        stale = api.get(M2R, {"mineral": HAND}).json()
+    assert stale["stale"] is True and stale["total"] == 1000.0
+
+
 def test_the_mine_to_refinery_route_counts_only_links_in_force_on_a_date(api, hand_chain):
     SourceLink.objects.filter(mine__name="Balama").update(
         period_start="2020-01-01", period_end="2020-12-31"

@@ -71,3 +71,7 @@ class MineToRefinerySerializer(serializers.Serializer):
     label = serializers.CharField(allow_blank=True)
     as_of = serializers.DateField(allow_null=True)
     note = serializers.CharField()
+    computed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the kept result was computed; null when computed now"
+    )
+    stale = serializers.BooleanField(help_text="True while a newer result is being computed")

@@ -9,8 +9,12 @@ from rest_framework.views import APIView
 
 from api.fields import query_data
 from api.serializers import concentration_charts as s
+from api.views.registry import KEPT_PENDING
+from registry import kept
 from registry.concentration import ConcentrationInputError, hhi_rule
-from registry.concentration.chain import hhi_series, mine_to_refinery
+from registry.concentration.chain import hhi_series
+from registry.models import Company
+from registry.querysets import Requester
 
 ALWAYS_ALLOWED = {"format"}  # content negotiation, read by DRF itself
 
@@ -67,13 +71,27 @@ class MineToRefineryView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        parameters=[s.MineToRefineryQuerySerializer], responses=s.MineToRefinerySerializer
+        parameters=[s.MineToRefineryQuerySerializer],
+        responses={200: s.MineToRefinerySerializer, 202: KEPT_PENDING},
     )
     def get(self, request):
         """Mined tonnes from each country of mining to each country of refining, from the
         registry's mine-to-processor links (one aggregate query). `demo` and `label` say
         when a flow rests on demo records ("illustrative (demo data)"); recycled black
-        mass is kept apart from mining."""
+        mass is kept apart from mining. Above a small registry the answer comes from a
+        kept result (`computed_at`, `stale`); the first time, a 202 with Retry-After."""
         p = _params(request, s.MineToRefineryQuerySerializer)
-        result = mine_to_refinery(mineral=p["mineral"].code, as_of=p.get("as_of"))
-        return Response(s.MineToRefinerySerializer(result).data)
+        as_of = p.get("as_of")
+        served = kept.serve(
+            "mine_to_refinery",
+            {"mineral": p["mineral"].code, "as_of": as_of.isoformat() if as_of else None},
+            Requester.for_user(request.user),
+            population=Company.objects.count,
+            rows=slice(0, 0),
+        )
+        body = {
+            **served.payload,
+            "computed_at": served.computed_at if served.kept else None,
+            "stale": served.stale,
+        }
+        return Response(s.MineToRefinerySerializer(body).data)

@@ -114,6 +114,15 @@ def mine_to_refinery(*, mineral: str, as_of: dt.date | None = None) -> MineToRef
     return result
 
 
+def mine_to_refinery_payload(params: dict, requester=None) -> tuple[dict, list]:
+    """The mine-to-refinery flows as a kept result (registry.kept, kind
+    "mine_to_refinery"): one aggregate over every mine link of the mineral, which grows
+    with the registry (0.12 s at 50,000 companies). Not private: the requester does not
+    matter."""
+    as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
+    return asdict(mine_to_refinery(mineral=params["mineral"], as_of=as_of)), []
+
+
 def concentration_page_payload(params: dict, requester=None) -> tuple[dict, list]:
     """The concentration page's kept result (registry.kept, kind "concentration"): the
     flow views and the mine-to-refinery flows, both grouping every flow of the mineral,

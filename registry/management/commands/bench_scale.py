@@ -68,6 +68,8 @@ QUERIES = {
     "api:taxonomy-set-cover": "?cells=content.labor_rights,content.climate_change",
     "api:taxonomy-changes": "?from=2025-01-01&to=2025-12-31",
     "api:concentration": "?mineral=cobalt&stage=mining&year=2024",
+    "api:concentration-series": "?mineral=cobalt",
+    "api:concentration-mine-to-refinery": "?mineral=cobalt",
     "api:sector-gaps": "?cells=content.labor_rights",  # every stage and mineral
     "api:supply-chain": "?mineral=cobalt",
     "api:what-if": "?mineral=cobalt",
