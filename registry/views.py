@@ -249,6 +249,8 @@ def concentration_page(request, mineral):
         pending = exc
     # A result kept before the mine-to-refinery flows joined it has none: shown as such.
     chain = served.payload.get("mine_to_refinery") if served else None
+    if chain:
+        chain = _largest_flows(chain)
     flows = [
         (f["stage"], f["by"], f["attribution"], f["c"], _flow_title(f))
         for f in (served.payload["flows"] if served else [])
@@ -343,15 +345,38 @@ def _series_chart(mineral, series, rule) -> str:
     )
 
 
+CHAIN_FLOWS_SHOWN = 25  # a country pair per flow: up to 38 x 38 in a large registry
+
+
+def _largest_flows(chain: dict) -> dict:
+    """The page draws and lists the largest flows; the rest are summed in one line (the
+    JSON route and its download hold them all). Nine hundred bands are not readable, and
+    drawing them was most of the page's time at 50,000 companies."""
+    flows = sorted(chain["flows"], key=lambda f: (-f["tonnes"], f["origin"], f["destination"]))
+    rest = flows[CHAIN_FLOWS_SHOWN:]
+    return {
+        **chain,
+        "flows": flows[:CHAIN_FLOWS_SHOWN],
+        "more_count": len(rest),
+        "more_tonnes": sum(f["tonnes"] for f in rest),
+        "more_share_pct": sum(f["share_pct"] for f in rest),
+    }
+
+
 def _chain_chart(mineral, chain: dict) -> str:
     flows = [Flow(f["origin_label"], f["destination_label"], f["tonnes"]) for f in chain["flows"]]
     illustrative = f" Drawn from {chain['label']}." if chain["demo"] else ""
+    more = (
+        f", the largest {len(flows)} flows drawn ({chain['more_count']} smaller ones not)"
+        if chain.get("more_count")
+        else ""
+    )
     return flow_chart(
         flows,
         title=f"{mineral.name}: mined tonnes from the country of mining to the country of refining",
         desc=(
             f"Band widths are proportional to tonnes of contained metal; {chain['total']:,.0f} t "
-            f"in all.{illustrative} The table beside gives the figures."
+            f"in all{more}.{illustrative} The table beside gives the figures."
         ),
         headings=("Country of mining", "Country of refining"),
     )

@@ -391,3 +391,24 @@ def test_the_page_draws_bounds_when_asked_and_names_a_bad_convention(client, thr
     assert "fringe must be one of" in response.content.decode()
     response = client.get(f"/concentration/{HAND}/?denominator=listed&fringe=one_unit")
     assert response.status_code == 400 and "fringe must be excluded" in response.content.decode()
+
+
+def test_the_page_draws_the_largest_flows_and_sums_the_rest_in_one_line(client):
+    from registry.views import CHAIN_FLOWS_SHOWN
+
+    refiner = make_company("Many Pairs Refining", country="CN")
+    plant = _refinery(refiner, "CN")
+    origins = ["AU", "BR", "CA", "CL", "CD", "FI", "ID", "IN", "KR", "MG", "MZ", "NO", "PE"]
+    origins += ["PH", "RU", "SE", "TZ", "TR", "UA", "US", "VN", "ZA", "ZM", "ZW", "AR", "BO"]
+    origins += ["GH", "LK"]
+    # 28 mining countries, each to China: 1,000 t down to 28 t.
+    for i, country in enumerate(origins):
+        _link(_mine(f"Mine {country}", country), plant, 1000 - 36 * i)
+    assert len(origins) == CHAIN_FLOWS_SHOWN + 3
+    html = client.get(f"/concentration/{HAND}/").content.decode()
+    table = re.search(r'<table id="mine-to-refinery-table">.*?</table>', html, re.S).group(0)
+    assert table.count("<tr>") - 2 == CHAIN_FLOWS_SHOWN  # header and total rows apart
+    more = re.search(r'<tr id="mine-to-refinery-more">.*?</tr>', table, re.S).group(0)
+    smallest = [1000 - 36 * i for i in range(CHAIN_FLOWS_SHOWN, len(origins))]
+    assert "3 smaller flows" in more and f"{sum(smallest):,}" in more
+    assert "Mine LK" not in html and "Sri Lanka" not in table  # the smallest is not drawn
