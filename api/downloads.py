@@ -40,21 +40,14 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from config.spreadsheet import neutralise
+
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 500  # rows read per query when a list is downloaded
-NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- cells and rows -----------------------------------------------------------------------
-
-
-def neutralise(text: str) -> str:
-    """A cell a spreadsheet would run as a formula, made text (OWASP: CSV injection)."""
-    if text.startswith(FORMULA_START) and not NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def cell(value):
@@ -64,9 +57,9 @@ def cell(value):
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):
-        return "; ".join(f"{k}={_flat(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return "; ".join(_flat(v) for v in value)
+        return neutralise("; ".join(f"{k}={_flat(v)}" for k, v in value.items()))
+    if isinstance(value, list | tuple):  # a list's first item starts the cell: checked too
+        return neutralise("; ".join(_flat(v) for v in value))
     return neutralise(str(value))
 
 

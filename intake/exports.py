@@ -8,6 +8,8 @@ import io
 import tempfile
 from collections.abc import Iterable, Iterator
 
+from config.spreadsheet import neutralise
+
 from .tables import TABLES, Table
 
 FORMATS = ("csv", "xlsx")
@@ -18,18 +20,7 @@ CONTENT_TYPES = {
 
 
 def _safe(value) -> object:
-    # A text starting like a formula is written as text, never run by a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _number(value):
-        return "'" + value
-    return value
-
-
-def _number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def template_rows(table: Table) -> list[list]:

@@ -260,6 +260,15 @@ def test_formulas_are_neutralised_in_csv_and_xlsx(api):
     assert all(c.data_type != "f" for row in book.active.iter_rows() for c in row)
 
 
+def test_a_list_cell_starting_with_a_formula_is_neutralised_too(api):
+    make_company("Alias Co", aliases=['=HYPERLINK("http://evil","x")', "Other"])
+    rows = read_csv(api.get("/api/registry/companies/?format=csv"))
+    aliases = next(r["aliases"] for r in rows if r["legal_name"] == "Alias Co")
+    assert aliases == '\'=HYPERLINK("http://evil","x"); Other'
+    book = load_workbook(io.BytesIO(body(api.get("/api/registry/companies/?format=xlsx"))))
+    assert all(c.data_type != "f" for row in book.active.iter_rows() for c in row)
+
+
 def test_neutralise_leaves_text_and_numbers_alone():
     assert downloads.neutralise("Glencore") == "Glencore"
     assert downloads.neutralise("-3") == "-3"
