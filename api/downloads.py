@@ -15,7 +15,7 @@ depend on the data; a list in a cell is joined with "; ", a mapping as "key=valu
 - A cell starting with = + - @ (or a tab or carriage return) is prefixed with ' so a
   spreadsheet shows it as text instead of running it (CSV injection); plain numbers
   such as "-1.5" are left alone.
-- An error, or a 202 while a computation runs, stays JSON. An unknown `?format=` is a 404
+- An error, or a 202 while a computation runs, stays JSON. An unknown `?format=` is a 400
   naming it (api.negotiation).
 
 Why not djangorestframework-csv / drf-excel: both render a list already in memory (one

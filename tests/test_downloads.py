@@ -287,15 +287,16 @@ def test_neutralise_leaves_text_and_numbers_alone():
         "/api/taxonomy/compare/?standards=irma&format=pdf",
     ],
 )
-def test_an_unknown_format_is_a_404_naming_it(api, url):
+def test_an_unknown_format_is_a_400_on_the_format_parameter_naming_it(api, url):
     response = api.get(url)
-    assert response.status_code == 404
-    assert "'pdf'" in response.json()["detail"] and "csv" in response.json()["detail"]
+    assert response.status_code == 400
+    body = str(response.json())
+    assert "format" in body and "'pdf'" in body and "csv" in body
 
 
-def test_a_format_on_an_answer_that_is_not_a_table_is_a_404_naming_it(api, companies):
+def test_a_format_on_an_answer_that_is_not_a_table_is_a_400_naming_it(api, companies):
     response = api.get(f"/api/registry/companies/{companies[0].pk}/?format=csv")
-    assert response.status_code == 404 and "'csv'" in response.json()["detail"]
+    assert response.status_code == 400 and "'csv'" in str(response.json())
 
 
 def test_bad_input_to_a_download_is_the_jsons_400(api):
