@@ -1,8 +1,6 @@
 """Processes issuing at once: one signature per passport version, and distinct status-list
 indexes for distinct credentials (the index is the row's id: the database allocates it)."""
 
-import threading
-
 import pytest
 from django.db import connection
 
@@ -10,6 +8,7 @@ from credentials import services
 from credentials.models import IssuedCredential
 from passports.models import PassportVersion
 
+from .concurrency import run_together
 from .conftest import load_test_reference
 from .passport_fixtures import World
 
@@ -25,27 +24,6 @@ pytestmark = [
 @pytest.fixture(scope="module", autouse=True)
 def reload_reference_after(reference_reloaded_after):
     """Transactional tests empty the database (see conftest)."""
-
-
-def run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def runner(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what is asserted
-            outcomes[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
 
 
 def test_four_processes_issuing_one_version_sign_it_once():

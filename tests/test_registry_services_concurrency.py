@@ -1,13 +1,12 @@
 """Two people acting on the same attestation at once: one wins, nothing is lost."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from registry.models import Attestation, StatusChange
 from registry.services import Conflict, attestation_transition, attestation_update
 
+from .concurrency import run_together
 from .factories import make_attestation, make_company, make_org, make_user
 
 pytestmark = [
@@ -35,27 +34,6 @@ def attestation():
     return make_attestation(
         make_company("Contested Co"), "irma", org, timeline=[("under_review", "2025-01-02")]
     ), org
-
-
-def run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def runner(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what is asserted
-            outcomes[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
 
 
 def test_verify_and_reject_at_once_exactly_one_wins(attestation):
