@@ -14,8 +14,11 @@ from __future__ import annotations
 from functools import cache
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Q
+from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext as _
 from django_countries.fields import CountryField
 
 from .pagination import CappedCountPaginator
@@ -84,6 +87,16 @@ class LargeTableAdmin:
     # Once the queries are cheap, a page's cost is the admin's rendering of its rows
     # (about 0.6 ms a row): 50 rows a page rather than Django's 100.
     list_per_page = 50
+
+    def action_checkbox(self, obj):
+        # The same markup as Django's, without a widget rendered through the template
+        # engine for every row (about 40% of a row's rendering).
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)

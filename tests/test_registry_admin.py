@@ -136,3 +136,15 @@ def test_mine_owner_shares_over_100_are_refused_in_the_admin(client, admin_user)
     )
     assert response.status_code == 200
     assert "over 100%" in response.content.decode()
+
+
+def test_each_listed_attestation_has_a_labelled_checkbox_for_the_actions(
+    client, admin_user, attestation
+):
+    client.force_login(admin_user)
+    page = client.get("/admin/registry/attestation/?q=Admin").content.decode()
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{attestation.pk}" '
+        'class="action-select" aria-label="Select this object for an action - '
+    ) in page
+    assert 'id="action-toggle"' in page  # the select-all box in the header
