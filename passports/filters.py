@@ -1,8 +1,10 @@
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+
+from registry.models import Company
 
 from . import access
-from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle
+from .models import BatteryCategory, BatteryModel, BatteryPassport, BatteryStatus, Lifecycle
 
 
 class PassportFilterSet(django_filters.FilterSet):
@@ -56,3 +58,37 @@ class PassportFilterSet(django_filters.FilterSet):
             "economic_operator",
             "demo",
         ]
+
+
+class PassportListFilter(PassportFilterSet):
+    """The passports page's filters: the API list's, the manufacturer chosen by name among
+    the companies that make battery models."""
+
+    category = django_filters.ChoiceFilter(
+        field_name="battery_model__category",
+        choices=BatteryCategory.choices,
+        label="Category",
+        empty_label="every category",
+    )
+    status = django_filters.ChoiceFilter(
+        field_name="battery_status",
+        method="filter_status",  # only passports whose status the requester may see
+        choices=BatteryStatus.choices,
+        label="Battery status",
+        empty_label="every status",
+    )
+
+    manufacturer = django_filters.ModelChoiceFilter(
+        field_name="battery_model__manufacturer",
+        queryset=Company.objects.filter(
+            Exists(BatteryModel.objects.filter(manufacturer_id=OuterRef("pk")))
+        ).order_by("legal_name"),
+        label="Manufacturer",
+        empty_label="every manufacturer",
+    )
+    # The page offers these three; the API list keeps the others.
+    model = chemistry = lifecycle = updated_since = published_since = None
+    economic_operator = demo = None
+
+    class Meta(PassportFilterSet.Meta):
+        fields = ["category", "status", "manufacturer"]

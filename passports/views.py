@@ -1,4 +1,5 @@
-"""The public page of a battery: what its QR code opens. Public attributes only."""
+"""The public page of a battery (what its QR code opens: public attributes only), and the
+list of the passports a requester may see."""
 
 from io import BytesIO
 
@@ -9,8 +10,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from config.pagination import page_of
+from registry.models import Company
+
+from . import access, selectors
 from .catalogue import ASPECTS
-from .models import BatteryPassport, Lifecycle, PassportAttribute
+from .filters import PassportListFilter
+from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle, PassportAttribute
 from .selectors import identifier_q
 from .services import attribute_values
 
@@ -61,3 +67,57 @@ def qr_code(request, identifier):
     buffer = BytesIO()
     image.save(buffer)
     return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+
+
+LIST_PAGE_SIZE = 50
+
+
+@require_GET
+def passport_list(request):
+    """The passports the requester may see (published ones for everyone; drafts for their
+    owners), each as its tier sees it, with the API list's filters and downloads."""
+    requester = access.requester_for(request.user)
+    request._passport_requester = requester  # the status filter reads the same requester
+    filterset = PassportListFilter(
+        request.GET or None,
+        queryset=selectors.summary_rows(requester).order_by("-id"),
+        request=request,
+    )
+    everywhere, manufacturers = access.manufacturers_seeing(requester, 11)
+    # A tier that sees no passport's status (attribute 11) is not offered the filter (its
+    # choices alone are not data, but a form should not offer what finds nothing).
+    sees_status = bool(everywhere or manufacturers or requester.company_id)
+    valid = not filterset.is_bound or filterset.is_valid()
+    rows = filterset.qs if filterset.is_bound and valid else filterset.queryset
+    page, query = page_of(request, rows, LIST_PAGE_SIZE)
+    seen = [selectors.as_seen(requester, row, document=False) for row in page.object_list]
+    # Manufacturer names in one query; a name the tier may not see (attribute 4) is None.
+    ids = {row["battery_model__manufacturer_id"] for row in seen} - {None}
+    names = dict(Company.objects.filter(pk__in=ids).values_list("pk", "legal_name"))
+    for row in seen:
+        row["manufacturer_name"] = names.get(row["battery_model__manufacturer_id"])
+        row["category_label"] = _label(BatteryCategory, row["battery_model__category"])
+        row["status_label"] = _label(BatteryStatus, row["battery_status"])
+    return render(
+        request,
+        "passports/list.html",
+        {
+            "filterset": filterset,
+            "fields": [f for f in filterset.form if sees_status or f.name != "status"],
+            "rows": seen,
+            "page": page,
+            "query": query,
+            "demo": any(row["demo"] for row in seen),
+        },
+        status=200 if valid else 400,
+    )
+
+
+def _label(choices, value) -> str | None:
+    """A choice's label; None stays None (a fact the tier may not see)."""
+    if value is None:
+        return None
+    try:
+        return choices(value).label
+    except ValueError:
+        return value

@@ -124,6 +124,7 @@ READS = {
     "api:passport-credential": _each_passport("credential/"),
     "api:passport-bulk": _bulk,
     "api:passport-changes": _get("/api/passports/changes/?since=0&limit=1000"),
+    "passports:list": _get("/passports/"),
     "passports:public": _pages(""),
     "passports:qr": _pages("qr.svg"),
 }
