@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -188,14 +189,9 @@ def attestation_transition(
             f"An attestation cannot go from {locked.status} to {to_status}; "
             f"allowed from {locked.status}: {options}."
         )
-    if user is not None:
-        # Only the nightly job (no user) or a reviewer may mark an attestation expired.
-        if to_status in REVIEW_TARGETS | {Status.EXPIRED} and not can_review(user, locked):
-            raise PermissionDenied("Only a reviewer may move an attestation to " + to_status)
-        if to_status == Status.SUBMITTED and not can_edit(user, locked):
-            raise PermissionDenied("Only the logging organisation may resubmit.")
-        if to_status == Status.VERIFIED and locked.submitted_by_id == user.pk and not user.is_staff:
-            raise PermissionDenied("The person who submitted an attestation cannot verify it.")
+    refusal = transition_refusal(locked, to_status, user)
+    if refusal:
+        raise PermissionDenied(refusal)
     last = locked.status_changes.order_by("-effective", "-id").first()
     today = dt.date.today()
     effective = effective or today
@@ -220,6 +216,81 @@ def attestation_transition(
     locked.save()
     locked.refresh_from_db()
     return locked
+
+
+SUBMITTER_CANNOT_VERIFY = "The person who submitted an attestation cannot verify it."
+
+# What a person does to reach each status, as the pages label the buttons.
+STEP_LABELS: dict[str, str] = {
+    Status.SUBMITTED: "Resubmit",
+    Status.UNDER_REVIEW: "Start review",
+    Status.VERIFIED: "Verify",
+    Status.REJECTED: "Reject",
+    Status.SUSPENDED: "Suspend",
+    Status.REVOKED: "Revoke",
+    Status.EXPIRED: "Mark expired",
+}
+
+
+def transition_refusal(attestation: Attestation, to_status: str, user) -> str | None:
+    """Why `user` may not move `attestation` to `to_status` (the lifecycle aside), or None.
+    No user is the nightly job. The submitter never verifies, staff included (four eyes)."""
+    if user is None:
+        return None
+    # Only the nightly job (no user) or a reviewer may mark an attestation expired.
+    if to_status in REVIEW_TARGETS | {Status.EXPIRED} and not can_review(user, attestation):
+        return "Only a reviewer may move an attestation to " + to_status
+    if to_status == Status.SUBMITTED and not can_edit(user, attestation):
+        return "Only the logging organisation may resubmit."
+    if (
+        to_status == Status.VERIFIED
+        and attestation.submitted_by_id is not None
+        and attestation.submitted_by_id == user.pk
+    ):
+        return SUBMITTER_CANNOT_VERIFY
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A status change offered to a person: the target status and its button's label."""
+
+    to: str
+    label: str
+
+
+def allowed_transitions(attestation: Attestation, user) -> list[Step]:
+    """The next steps `user` may take on `attestation` now, in lifecycle order; the same
+    rules `attestation_transition` applies (no query beyond the user's membership)."""
+    return [
+        Step(to, STEP_LABELS[to])
+        for to in Status.values
+        if to in TRANSITIONS[attestation.status]
+        and transition_refusal(attestation, to, user) is None
+    ]
+
+
+def transition_hints(attestation: Attestation, user) -> list[str]:
+    """Steps this user could take later but not now, saying what must come first (or
+    why not): "Verify becomes available once it is under review."."""
+    hints = []
+    current = attestation.status
+    for to in Status.values:
+        label = STEP_LABELS[to]
+        if to in TRANSITIONS[current]:
+            if transition_refusal(attestation, to, user) == SUBMITTER_CANNOT_VERIFY:
+                hints.append(f"{label}: {SUBMITTER_CANNOT_VERIFY} Another reviewer must.")
+            continue
+        if to == current or transition_refusal(attestation, to, user) not in (
+            None,
+            SUBMITTER_CANNOT_VERIFY,
+        ):
+            continue
+        via = [m for m in TRANSITIONS[current] if to in TRANSITIONS[m] and m != to]
+        if via and transition_refusal(attestation, to, user) is None:
+            names = " or ".join(Status(m).label.lower() for m in sorted(via))
+            hints.append(f"{label} becomes available once it is {names}.")
+    return hints
 
 
 EXPIRY_REASON = "validity ended"
