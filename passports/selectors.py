@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from django.db import connections, router
-from django.db.models import Field, Q
+from django.db.models import Exists, Field, OuterRef, Q
 
 from registry.models import Rule
 from registry.querysets import Requester
@@ -476,3 +476,20 @@ def provenance(battery_model: BatteryModel, requester: Requester) -> Provenance:
         rule=(minimums_rule.source if minimums_rule else "")
         + " Recycled shares are of the traced supply of the battery model's manufacturer.",
     )
+
+
+def passports_with_company(requester: Requester, company, limit: int = 10):
+    """Passports (that `requester` may see) of batteries whose recorded supply chain
+    includes `company`, as supplier or buyer of one of its flows, or made by it: the
+    scorecard's and supply chain's links. At most `limit`, and whether there are more."""
+    chain = BatteryModel.supply_relationships.through.objects.filter(
+        batterymodel_id=OuterRef("battery_model_id")
+    ).filter(
+        Q(supplyrelationship__supplier_id=company.pk) | Q(supplyrelationship__buyer_id=company.pk)
+    )
+    rows = list(
+        visible_passports(requester)
+        .filter(Q(battery_model__manufacturer_id=company.pk) | Exists(chain))
+        .order_by("-published_at", "-pk")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit

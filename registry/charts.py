@@ -1,21 +1,64 @@
-"""Charts drawn on the server as inline SVG: no script, no CDN, readable offline and by
-screen readers (role="img", an aria-label, a <title> and a <desc>). Every label is
-escaped here, because company and facility names are user data. Each chart is meant to
-sit beside a table of the same figures."""
+"""Charts drawn on the server as inline SVG by pygal: no script, no CDN, readable offline
+and by screen readers (role="img", an aria-label, a <title> and a <desc>). Every chart is
+meant to sit beside a table of the same figures, which is what a screen reader reads.
+
+pygal builds the SVG as an element tree, so labels (company and facility names are user
+data) are escaped by its serializer. `_accessible` is a pygal xml filter: it drops the
+config <script> pygal always adds (its tooltips need JS; the printed values and the
+table do without), drops its comments (they carry pygal's web address) and adds the
+title and description first, where screen readers look.
+
+pygal has no Sankey diagram: the mine-to-refinery flows (`flow_chart`) stay drawn by
+hand here, as a two-column SVG of our own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pygal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from pygal.etree import etree as ET  # lxml's or the standard one, as pygal's tree
+from pygal.style import Style
 
 # Colours readable on white and apart from one another for common colour blindness
 # (Okabe-Ito); the tables beside carry the same figures for anyone who cannot tell.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 INK, MUTED, LINE = "#1d2a33", "#5b6b75", "#d6dde2"
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+FONT_FAMILY = "system-ui, sans-serif"
+FONT = f'font-family="{FONT_FAMILY}" font-size="12"'
+SVG_NS = "http://www.w3.org/2000/svg"
+
+STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground=INK,
+    foreground_strong=INK,
+    foreground_subtle=MUTED,  # guide lines and minor labels: 5.7:1 on white
+    opacity=".85",
+    opacity_hover="1",
+    transition="none",
+    colors=PALETTE,
+    font_family=FONT_FAMILY,
+    label_font_size=12,
+    major_label_font_size=12,
+    legend_font_size=12,
+    value_font_size=12,
+    value_label_font_size=12,
+    title_font_size=14,
+    tooltip_font_size=12,
+    no_data_font_size=16,
+    guide_stroke_color=LINE,  # guides recede; the figures are in the table
+    major_guide_stroke_color=LINE,
+)
+
+
+def _style(colors: Sequence[str]) -> Style:
+    """STYLE with one colour per series, in the order they are added."""
+    style = Style(**{k: v for k, v in vars(STYLE).items() if not k.startswith("_")})
+    style.colors = tuple(colors) or PALETTE
+    return style
 
 
 def _num(value: float, digits: int = 0) -> str:
@@ -26,57 +69,105 @@ def _short(label: str, limit: int = 30) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def _svg(width: int, height: int, title: str, desc: str, body: list[str]) -> SafeString:
-    # Escaped once here: title and desc are the only free text outside `body`, and every
-    # caller escapes what it puts in `body`.
-    t, d = escape(title), escape(desc)
-    return mark_safe(  # noqa: S308 - every piece of text in it went through escape()
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{t}" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {FONT}>'
-        f"<title>{t}</title><desc>{d}</desc>{''.join(body)}</svg>"
-    )
+def _accessible(title: str, desc: str):
+    def apply(root):
+        for parent in list(root.iter()):
+            for child in list(parent):
+                tag = str(child.tag)
+                pygal_title = parent is root and tag.endswith("title")
+                if child.tag == ET.Comment or tag.endswith("script") or pygal_title:
+                    parent.remove(child)
+        # Each point's own title (its label, else its value): a tooltip without JS.
+        for group in root.iter("g"):
+            descs = {d.get("class"): d.text for d in group.findall("desc")}
+            text = descs.get("label") or descs.get("value")
+            if text:
+                point_title = ET.Element("title")
+                point_title.text = text
+                group.insert(0, point_title)
+        root.set("class", "chart pygal-chart")
+        root.set("role", "img")
+        root.set("aria-label", title)
+        title_el, desc_el = ET.Element("title"), ET.Element("desc")
+        title_el.text, desc_el.text = title, desc or "The table beside gives the figures."
+        root.insert(0, desc_el)
+        root.insert(0, title_el)
+        return root
+
+    return apply
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = INK, extra="") -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}"{extra}>'
-        f"{escape(text)}</text>"
-    )
+def _config(**options) -> dict:
+    return {
+        "js": [],  # no script, local or from a CDN
+        "disable_xml_declaration": True,  # inline in the page
+        "style": STYLE,
+        "explicit_size": False,  # a viewBox only: svg.chart scales to its column
+        "no_data_text": "No figures",
+        "legend_at_bottom": True,
+        "truncate_label": 28,
+        "truncate_legend": 40,
+        **options,
+    }
+
+
+def _render(chart, title: str, desc: str) -> SafeString:
+    chart.add_xml_filter(_accessible(title, desc))
+    svg = chart.render(is_unicode=True)
+    return mark_safe(svg)  # noqa: S308 - serialised by ElementTree: every text escaped
+
+
+# --- shares: horizontal bars ----------------------------------------------------------
 
 
 @dataclass
 class Bar:
     label: str
-    value: float  # drawn: a share in percent (0 to 100)
-    caption: str = ""  # written after the bar; the value with one decimal by default
+    value: float  # drawn: a share in percent (0 to 100), or a count with scale=None
+    caption: str = ""  # written at the bar; the value with one decimal and % by default
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, desc: str = "", scale: float = 100) -> str:
-    """Horizontal bars, a label before each and its figure after, on a fixed scale (100
-    for shares, so two charts compare by eye)."""
-    row, label_w, bar_w, pad = 22, 200, 260, 6
-    width, height = label_w + bar_w + 90, pad * 2 + row * max(len(bars), 1)
-    body = [f'<line x1="{label_w}" y1="{pad}" x2="{label_w}" y2="{height - pad}" stroke="{LINE}"/>']
-    for i, bar in enumerate(bars):
-        y = pad + i * row
-        w = max(0.0, min(bar.value, scale)) / scale * bar_w if scale else 0.0
-        caption = bar.caption or f"{bar.value:.1f}%"
-        body.append(
-            f"<g><title>{escape(f'{bar.label}: {caption}')}</title>"
-            + _text(label_w - 6, y + 15, _short(bar.label, 25), "end")
-            + f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" '
-            f'fill="{PALETTE[0]}"/>' + _text(label_w + w + 4, y + 15, caption, fill=MUTED) + "</g>"
+def bar_chart(bars: Sequence[Bar], *, title: str, desc: str = "", scale: float | None = 100) -> str:
+    """Horizontal bars, largest listed first, each with its figure printed at its end,
+    on a fixed scale (100 for shares, so two charts compare by eye); `scale=None`
+    fits the largest value (counts)."""
+    chart = pygal.HorizontalBar(
+        **_config(
+            width=560,
+            height=max(140, 60 + 28 * len(bars)),
+            show_legend=False,
+            print_values=True,
+            print_values_position="top",  # at the bar's end, clear of its label
+            range=(0, scale) if scale else None,
         )
-    if not bars:
-        body.append(_text(label_w + 6, pad + 15, "No figures", fill=MUTED))
-    return _svg(width, height, title, desc, body)
+    )
+
+    def caption(bar: Bar) -> str:
+        return bar.caption or (f"{bar.value:.1f}%" if scale == 100 else _num(bar.value))
+
+    chart.x_labels = [bar.label for bar in reversed(bars)]  # pygal draws bottom up
+    chart.add(
+        title,
+        [
+            {
+                "value": max(0.0, min(bar.value, scale)) if scale else bar.value,
+                "formatter": lambda _v, bar=bar: caption(bar),
+                "label": f"{bar.label}: {caption(bar)}",
+            }
+            for bar in reversed(bars)
+        ],
+    )
+    return _render(chart, title, desc)
+
+
+# --- values per year: lines -----------------------------------------------------------
 
 
 @dataclass
 class Line:
     name: str
     points: list[tuple[int, float]]  # (year, value)
-    # (year, low, high): a year known only within bounds, drawn as a bar, not a point
+    # (year, low, high): a year known only within bounds, drawn as an interval, not a point
     ranges: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -88,68 +179,114 @@ def line_chart(
     y_max: float = 10_000,
     thresholds: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """Values per year, one line each, with horizontal threshold lines (the HHI bands)
-    drawn dashed and named. The y axis runs from 0 to `y_max` (10,000 for an HHI)."""
-    width, height = 620, 300
-    left, right, top, bottom = 56, 170, 16, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """Values per year (years on x), one line each, with the threshold lines (the HHI
+    bands) drawn dashed and named in the legend. The y axis runs from 0 to `y_max`
+    (10,000 for an HHI). A year known only within bounds is its own series of
+    intervals, never joined to the line."""
     years = sorted(
         {year for line in lines for year, _ in line.points}
         | {year for line in lines for year, _, _ in line.ranges}
     )
-    first, last = (years[0], years[-1]) if years else (0, 1)
-    if first == last:  # one year: put it in the middle
-        first, last = first - 1, last + 1
-
-    def x(year: float) -> float:
-        return left + (year - first) / (last - first) * plot_w
-
-    def y(value: float) -> float:
-        return top + plot_h - max(0.0, min(value, y_max)) / y_max * plot_h
-
-    body = [
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
-        f'stroke="{LINE}"/>'
-    ]
-    for tick in range(0, int(y_max) + 1, int(y_max) // 4 or 1):
-        body.append(_text(left - 6, y(tick) + 4, _num(tick), "end", MUTED))
-    for year in years:
-        body.append(_text(x(year), height - bottom + 18, str(year), "middle", MUTED))
-    for value, name in thresholds:
-        body.append(
-            f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" '
-            f'stroke="{MUTED}" stroke-dasharray="5 4"/>'
-            + _text(left + plot_w + 6, y(value) + 4, name, fill=MUTED)
+    chart = pygal.Line(
+        **_config(
+            width=640,
+            height=340,
+            range=(0, y_max),
+            value_formatter=_num,
+            allow_interruptions=True,  # a year without a figure breaks the line
+            dots_size=4,
+            legend_at_bottom_columns=2,
         )
+    )
+    # A line and its bounded years share a colour; the thresholds are grey and ink.
+    colors = []
     for i, line in enumerate(lines):
         colour = PALETTE[i % len(PALETTE)]
-        pts = sorted(line.points)
-        if len(pts) > 1:
-            path = " ".join(f"{x(yr):.1f},{y(v):.1f}" for yr, v in pts)
-            body.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+        colors += [colour] * (bool(line.points) + bool(line.ranges))
+    if years:
+        colors += [MUTED, INK][: len(thresholds)]
+    chart.style = _style(colors)
+    chart.x_labels = [str(year) for year in years]
+    at = {year: i for i, year in enumerate(years)}
+    for line in lines:
+        values: list = [None] * len(years)
+        for year, value in line.points:
+            values[at[year]] = {"value": value, "label": f"{line.name}, {year}: {_num(value)}"}
+        if line.points:
+            chart.add(line.name, values)
+        if line.ranges:
+            bounded: list = [None] * len(years)
+            for year, low, high in line.ranges:
+                bounded[at[year]] = {
+                    "value": (low + high) / 2,
+                    "ci": {"low": low, "high": high},
+                    "label": f"{line.name}, {year}: between {_num(low)} and {_num(high)}",
+                }
+            chart.add(f"{line.name}, within bounds", bounded, stroke=False)
+    for value, name in thresholds:
+        if years:
+            chart.add(
+                name,
+                [value] * len(years),
+                show_dots=False,
+                stroke_style={"width": 1.5, "dasharray": "6, 4"},
             )
-        for yr, v in pts:
-            body.append(
-                f'<circle cx="{x(yr):.1f}" cy="{y(v):.1f}" r="4" fill="{colour}">'
-                f"<title>{escape(f'{line.name}, {yr}: {_num(v)}')}</title></circle>"
-            )
-        for yr, low, high in line.ranges:
-            body.append(
-                f'<rect x="{x(yr) - 4:.1f}" y="{y(high):.1f}" width="8" '
-                f'height="{max(y(low) - y(high), 1):.1f}" fill="{colour}" fill-opacity="0.35" '
-                f'stroke="{colour}"><title>'
-                + escape(f"{line.name}, {yr}: between {_num(low)} and {_num(high)}")
-                + "</title></rect>"
-            )
-        legend_y = top + 14 + i * 18
-        body.append(
-            f'<rect x="{left + plot_w + 6}" y="{legend_y - 9}" width="10" height="10" '
-            f'fill="{colour}"/>' + _text(left + plot_w + 20, legend_y, _short(line.name, 24))
+    return _render(chart, title, desc)
+
+
+# --- a heat map: dots sized by their figure -------------------------------------------
+
+
+@dataclass
+class DotRow:
+    name: str
+    values: list[float]  # one per column
+
+
+def dot_chart(rows: Sequence[DotRow], columns: Sequence[str], *, title: str, desc: str = "") -> str:
+    """A grid of dots, one row per `rows` and one column per `columns`, each dot's size
+    its figure (printed in it): pygal's Dot, the heat map it has."""
+    chart = pygal.Dot(
+        **_config(
+            width=640,
+            height=max(200, 90 + 40 * len(rows)),
+            show_legend=False,
+            print_values=True,
+            value_formatter=_num,
+            x_label_rotation=0,
         )
-    if not years:
-        body.append(_text(left + 8, top + 20, "No figures", fill=MUTED))
-    return _svg(width, height, title, desc, body)
+    )
+    chart.x_labels = list(columns)
+    for row in rows:
+        chart.add(
+            row.name,
+            [
+                {"value": v, "label": f"{row.name}, {col}: {_num(v)}"}
+                for v, col in zip(row.values, columns, strict=True)
+            ],
+        )
+    return _render(chart, title, desc)
+
+
+# --- mine to refinery: a two-column Sankey, drawn by hand -----------------------------
+
+
+def _svg(width: int, height: int, title: str, desc: str, body: list[str]) -> SafeString:
+    # Escaped once here: title and desc are the only free text outside `body`, and every
+    # caller escapes what it puts in `body`.
+    t, d = escape(title), escape(desc)
+    return mark_safe(  # noqa: S308 - every piece of text in it went through escape()
+        f'<svg xmlns="{SVG_NS}" class="chart" role="img" aria-label="{t}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {FONT}>'
+        f"<title>{t}</title><desc>{d}</desc>{''.join(body)}</svg>"
+    )
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = INK, extra="") -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}"{extra}>'
+        f"{escape(text)}</text>"
+    )
 
 
 @dataclass

@@ -5,8 +5,11 @@ lets the page stop at its size."""
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q
+from rest_framework import serializers
 
 from .models import Attestation, Company, CompanyIdentifier, Facility, MinedSource, MineOwnership
+from .querysets import Requester
+from .selectors import GRADE_CHOICES, GRADE_FILTER_LIMIT, TooManyToGrade, companies_with_grade
 
 FacilityMineral = Facility.minerals.through
 CompanyStage = Company.stages.through
@@ -16,19 +19,53 @@ AttestationShare = Attestation.shared_with.through
 
 
 class CompanyFilterSet(django_filters.FilterSet):
-    stage = django_filters.CharFilter(field_name="stages", method="filter_stage")
-    country = django_filters.CharFilter()
+    stage = django_filters.CharFilter(
+        field_name="stages",
+        method="filter_stage",
+        label="Stage",
+        help_text="Supply-chain stage code (e.g. `mining`, `refining`): companies working in it.",
+    )
+    country = django_filters.CharFilter(label="Country", help_text="ISO 3166 country code.")
     mineral = django_filters.CharFilter(
-        field_name="facilities__minerals__code", method="filter_mineral"
+        field_name="facilities__minerals__code",
+        method="filter_mineral",
+        label="Mineral",
+        help_text="Mineral code (e.g. `cobalt`): companies with a facility handling it.",
     )
     state_owned = django_filters.BooleanFilter(
-        field_name="state_ownership_pct", method="filter_state_owned"
+        field_name="state_ownership_pct", method="filter_state_owned", label="State owned"
     )
-    identifier = django_filters.CharFilter(method="filter_identifier")
+    identifier = django_filters.CharFilter(
+        method="filter_identifier",
+        label="Identifier",
+        help_text="An LEI or another identifier of the company (RMI ID, DUNS, ...), exact.",
+    )
+
+    grade = django_filters.ChoiceFilter(
+        choices=GRADE_CHOICES,
+        method="filter_nothing",
+        label="Grade",
+        help_text="Coverage grade today, as the scorecard gives it to you (GRADE_RULE); "
+        f"only over at most {GRADE_FILTER_LIMIT} companies left by the other filters.",
+    )
 
     class Meta:
         model = Company
         fields = ["country", "parent", "lei", "state_owner", "demo"]
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        # The grade last: it is computed over the group the other filters leave.
+        queryset = super().filter_queryset(queryset)
+        grade = self.form.cleaned_data.get("grade")
+        if not grade:
+            return queryset
+        try:
+            return companies_with_grade(queryset, grade, Requester.for_user(self.request.user))
+        except TooManyToGrade as exc:
+            raise serializers.ValidationError({"grade": [str(exc)]}) from None
 
     def filter_stage(self, queryset, name, value):
         return queryset.filter(
@@ -97,6 +134,11 @@ class MinedSourceFilterSet(django_filters.FilterSet):
 
 class AttestationFilterSet(django_filters.FilterSet):
     standard = django_filters.CharFilter(field_name="standard__code")
+    company_name = django_filters.CharFilter(
+        method="filter_company_name",
+        label="Company name",
+        help_text="Part of the company's legal name (case-insensitive).",
+    )
     mineral = django_filters.CharFilter(field_name="minerals__code", method="filter_mineral")
     valid_on = django_filters.DateFilter(field_name="valid_from", method="filter_valid_on")
     valid_until_before = django_filters.DateFilter(field_name="valid_until", lookup_expr="lt")
@@ -121,6 +163,11 @@ class AttestationFilterSet(django_filters.FilterSet):
 
     def filter_valid_on(self, queryset, name, value):
         return queryset.valid_on(value)
+
+    def filter_company_name(self, queryset, name, value):
+        # The companies first, by their own (trigram) index; never a join of the two tables.
+        named = Company.objects.filter(legal_name__icontains=value).order_by().values("pk")
+        return queryset.filter(company_id__in=named)
 
     def filter_mineral(self, queryset, name, value):
         tagged = AttestationMineral.objects.filter(

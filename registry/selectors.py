@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
@@ -21,6 +22,7 @@ from django.db.models import (
     OuterRef,
     Prefetch,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -40,6 +42,7 @@ from .coverage import (
     applies_to_stage,
     attestations_in_scope,
     cell_sources,
+    coverage_map,
     covers,
     facility_stages,
     not_in_force,
@@ -333,6 +336,8 @@ class SectorGaps:
     page_size: int = 50
     computed_at: dt.datetime | None = None  # of the figures, when from a kept result
     stale: bool = False  # inputs changed since; a refresh is under way
+    # companies per grade (platinum to none) when a stage or mineral is chosen
+    grades: dict[str, int] | None = None
 
 
 SECTOR_PAGE_SIZE = 50
@@ -414,10 +419,15 @@ def sector_figures(
             for n, t in enumerate(targets)
         },
     )
-    return {
+    summary = {
         "company_count": figures["company_count"],
         "visible": [figures[f"lacking_{n}"] for n in range(len(targets))],
     }
+    if stage or mineral:  # a sector: how its companies grade (kept with the figures)
+        summary["grades"] = sector_grade_distribution(
+            requester=requester, stage=stage, mineral=mineral, country=country, as_of=as_of
+        )
+    return summary
 
 
 def sector_figures_payload(params: dict, requester: Requester) -> tuple[dict, list[dict]]:
@@ -637,7 +647,36 @@ def sector_gaps(
         page_size=page_size,
         computed_at=computed_at,
         stale=stale,
+        # in grade order (a kept result's JSON may have sorted its keys)
+        grades={g: summary["grades"].get(g, 0) for g in GRADE_ORDER}
+        if "grades" in summary
+        else None,
     )
+
+
+GRADE_ORDER = tuple(level for level, _, _ in GRADE_LEVELS) + ("none",)
+
+
+def sector_grade_distribution(
+    *,
+    requester: Requester,
+    stage: str | None = None,
+    mineral: str | None = None,
+    country: str | None = None,
+    as_of: dt.date | None = None,
+) -> dict[str, int]:
+    """How many companies of a stage / mineral / country hold each grade (platinum to
+    none, every level present), graded as `company_coverage` grades them in scope of the
+    mineral and stage, from what `requester` may see: `grades_on` over the group, whose
+    attestations are read in one query by the group's subquery (no id list sent), so the
+    count of queries does not grow with the group. Large groups get it through the sector
+    search's kept result (`sector_figures_payload`)."""
+    group = sector_companies(stage, mineral, country)
+    graded = grades_on(group, requester, as_of or dt.date.today(), mineral=mineral, stage=stage)
+    counts = dict.fromkeys(GRADE_ORDER, 0)
+    for grade in graded.values():
+        counts[grade.level] += 1
+    return counts
 
 
 def facility_count() -> Coalesce:
@@ -667,3 +706,125 @@ def holds_demo_data() -> bool:
         Attestation.objects.filter(demo=True).exists()
         or SupplyRelationship.objects.filter(demo=True).exists()
     )
+
+
+# --- Grades in bulk: the scorecard's rule for many companies in a fixed number of queries
+
+
+def _ids_and_scope(companies) -> tuple[list[int], Any]:
+    """Company ids to iterate, and what a query filters by: the queryset itself (a
+    subquery) when given one, so a population's ids are never sent back as parameters."""
+    if isinstance(companies, QuerySet):
+        scope = companies.order_by().values("pk")
+        return list(scope.values_list("pk", flat=True)), scope
+    ids = list(companies)
+    return ids, ids
+
+
+def expected_by_company(companies) -> dict[int, list[ExpectedElement]]:
+    """What is expected of each company (its stages decide): five queries for any number.
+    `companies`: ids or a queryset of companies."""
+    ids, scope = _ids_and_scope(companies)
+    stages: dict[int, list[str]] = {pk: [] for pk in ids}
+    rows = Company.stages.through.objects.filter(company_id__in=scope).values_list(
+        "company_id", "cell__code"
+    )
+    for company_id, code in rows:
+        stages[company_id].append(code)
+    profiles, cells = _profiles(), _cells()
+    by_stages: dict[tuple[str, ...], list[ExpectedElement]] = {}
+    out = {}
+    for company_id, codes in stages.items():
+        key = tuple(sorted(codes))
+        if key not in by_stages:
+            by_stages[key] = expected_elements(list(key), profiles, cells)
+        out[company_id] = by_stages[key]
+    return out
+
+
+def grade_from(
+    expected: list[ExpectedElement],
+    counted: Iterable[tuple[int, bool]],
+    landscape: Landscape,
+) -> Grade:
+    """The grade from (standard id, independent) of the counting attestations in force."""
+    covered: set[str] = set()
+    independent: set[str] = set()
+    for standard_id, is_independent in counted:
+        cells = landscape.covered(standard_id)
+        covered |= cells
+        if is_independent:
+            independent |= cells
+    total = len(expected) or 1
+    satisfied = sum(1 for e in expected if _satisfied(e, covered))
+    deep = sum(1 for e in expected if _satisfied(e, independent))
+    return grade_for(round(satisfied / total, 4), round(deep / total, 4))
+
+
+def grades_on(
+    companies,
+    requester: Requester,
+    on: dt.date,
+    *,
+    expected: dict[int, list[ExpectedElement]] | None = None,
+    mineral: str | None = None,
+    stage: str | None = None,
+) -> dict[int, Grade]:
+    """Each company's grade on `on` as `requester` sees it (in scope of `mineral` and
+    `stage`, as `company_coverage` scopes it): a fixed number of queries whatever the
+    number of companies (pass `expected` to share it between dates). `companies`: ids,
+    or a queryset of companies (read as a subquery)."""
+    ids, scope = _ids_and_scope(companies)
+    if not ids:
+        return {}
+    expected = expected if expected is not None else expected_by_company(scope)
+    landscape = load_landscape(on)
+    found = coverage_map(
+        scope,
+        requester=requester,
+        on=on,
+        mineral=mineral,
+        landscape=landscape,
+    )
+    return {
+        pk: grade_from(
+            expected.get(pk, []),
+            ((item.standard_id, item.independent) for item in found.attestations(pk, (stage,))),
+            landscape,
+        )
+        for pk in ids
+    }
+
+
+# --- Grades of a bounded group (the companies list's grade filter) -----------
+
+# A grade rests on each company's expected profile and visible attestations: no column
+# holds it. It is computed from those companies' attestations alone (a fixed number of
+# queries) for a group narrowed first by the other filters, up to this many companies.
+GRADE_FILTER_LIMIT = 500
+GRADE_CHOICES = (*((level, level.capitalize()) for level, *_ in GRADE_LEVELS), ("none", "None"))
+
+
+class TooManyToGrade(ValueError):
+    def __init__(self, count: int):
+        self.count = count
+        super().__init__(
+            f"Filtering by grade reads each company's attestations: narrow the list to at "
+            f"most {GRADE_FILTER_LIMIT:,} companies first (country, stage, mineral or name); "
+            f"these filters leave {count:,}."
+        )
+
+
+def grades_of(companies, requester: Requester, as_of: dt.date | None = None) -> dict[int, str]:
+    """{company id: grade level} for a group of at most GRADE_FILTER_LIMIT companies."""
+    ids = list(companies.order_by().values_list("pk", flat=True)[: GRADE_FILTER_LIMIT + 1])
+    if len(ids) > GRADE_FILTER_LIMIT:
+        raise TooManyToGrade(companies.order_by().count())
+    graded = grades_on(ids, requester, as_of or dt.date.today())
+    return {pk: grade.level for pk, grade in graded.items()}
+
+
+def companies_with_grade(companies, grade: str, requester: Requester):
+    """`companies` narrowed to those of `grade` today (TooManyToGrade past the limit)."""
+    grades = grades_of(companies, requester)
+    return companies.filter(pk__in=[pk for pk, level in grades.items() if level == grade])

@@ -4,26 +4,36 @@ import datetime as dt
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404, QueryDict
 from django.shortcuts import render
 from django_countries import countries
 
 from config.pagination import page_of
+from passports import access
+from passports.selectors import passports_with_company
 from taxonomy.matrix import STAGES
-from taxonomy.models import Cell, Mineral
+from taxonomy.models import Cell, Mineral, StandardStatus
+from taxonomy.selectors import cell_choices_by_dimension, cell_names, standard_names
 
 from . import kept
-from .charts import Flow, Line, flow_chart, line_chart
+from .charts import Bar, DotRow, Flow, Line, bar_chart, dot_chart, flow_chart, line_chart
 from .concentration import UNLISTED, ConcentrationInputError, hhi_rule
 from .concentration.chain import hhi_series
 from .concentration.published import BY, DENOMINATORS, FRINGES
+from .filters import CompanyFilterSet
 from .kept import NotReady
-from .models import Company, Rule
+from .models import Attestation, Company, CompanyIdentifier, Facility, Rule, SupplyRelationship
 from .querysets import Requester
 from .selectors import (
+    GRADE_CHOICES,
+    GRADE_FILTER_LIMIT,
     GRADE_RULE,
+    TooManyToGrade,
     companies_with_detail,
+    companies_with_grade,
     company_coverage,
+    grades_of,
     holds_demo_data,
     sector_gaps,
 )
@@ -46,25 +56,124 @@ COMPANY_PAGE_SIZE = 50
 FLOW_PAGE_SIZE = 50
 
 
+class CompanyListForm(forms.Form):
+    """The companies list's filters, by name; the values are the API's parameters, so the
+    download links carry them as they are."""
+
+    search = forms.CharField(required=False, max_length=200, label="Name, alias or identifier")
+    country = forms.ChoiceField(choices=(), required=False)
+    stage = forms.ChoiceField(choices=[("", "any stage"), *STAGES], required=False)
+    mineral = forms.ChoiceField(choices=(), required=False)
+    grade = forms.ChoiceField(
+        choices=[("", "any grade"), *GRADE_CHOICES],
+        required=False,
+        help_text=f"Grade today, from the attestations you may see; over at most "
+        f"{GRADE_FILTER_LIMIT} companies left by the other filters.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "any country")] + list(countries)
+        self.fields["mineral"].choices = [("", "any mineral")] + [
+            (m.code, m.name) for m in Mineral.objects.all()
+        ]
+
+
+def _searched(companies, text: str):
+    """The API's `search` (legal name, aliases, LEI, identifiers, notes): every word."""
+    for word in text.split():
+        named = CompanyIdentifier.objects.filter(company_id=OuterRef("pk"), value__icontains=word)
+        companies = companies.filter(
+            Q(legal_name__icontains=word)
+            | Q(aliases__icontains=word)
+            | Q(lei__icontains=word)
+            | Q(notes__icontains=word)
+            | Exists(named)
+        )
+    return companies
+
+
 def company_list(request):
+    form = CompanyListForm(request.GET)
     # legal_name then the primary key: a stable order, pages do not overlap or skip.
-    companies = companies_with_detail().order_by("legal_name", "pk")
-    stage = request.GET.get("stage")
-    if stage:
-        companies = companies.filter(stages__code=f"application.{stage}")
-    page, query = page_of(request, companies, COMPANY_PAGE_SIZE)
+    companies = companies_with_detail()
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        # The API's own filters (EXISTS subqueries, the grade over a bounded group).
+        filterset = CompanyFilterSet(
+            {k: data[k] for k in ("country", "stage", "mineral") if data[k]},
+            queryset=_searched(companies, data["search"]),
+            request=request,
+        )
+        companies = filterset.qs
+        if data["grade"]:
+            try:
+                companies = companies_with_grade(
+                    companies, data["grade"], Requester.for_user(request.user)
+                )
+            except TooManyToGrade as exc:
+                form.add_error("grade", str(exc))
+                companies, status = companies.none(), 400
+    else:
+        companies, status = companies.none(), 400
+    page, query = page_of(request, companies.order_by("legal_name", "pk"), COMPANY_PAGE_SIZE)
+    rows = list(page.object_list)
+    # Each row's grade, for the page's companies only: a fixed number of queries.
+    grades = grades_of(
+        Company.objects.filter(pk__in=[c.pk for c in rows]), Requester.for_user(request.user)
+    )
+    for company in rows:
+        company.grade = grades.get(company.pk, "none")
     return render(
         request,
         "registry/company_list.html",
         {
-            "companies": page.object_list,
+            "form": form,
+            "companies": rows,
             "page": page,
             "query": query,
-            "stages": STAGES,
-            "stage": stage,
+            "stage_names": dict(STAGES),
+            "grade_rule": GRADE_RULE,
+            "filtered": any(request.GET.get(k) for k in CompanyListForm.base_fields),
             "demo": any(c.demo for c in page.object_list),
         },
+        status=status,
     )
+
+
+# The scorecard's coverage levels, strongest first: the heat map's columns.
+COVERAGE_MARKS = (
+    ("independent", "Independently verified"),
+    ("covered", "Verified (membership or filing)"),
+    ("declared", "Self-declared only"),
+    ("gap", "Expected, not covered"),
+    ("", "Not expected, not covered"),
+)
+# The chart's axis has room for a word per column; the table beside has the full names.
+COVERAGE_MARKS_SHORT = ("Independent", "Verified", "Declared", "Gap", "Not expected")
+
+
+def _coverage_heat(company, grid: list[dict]):
+    """Per dimension, how many of its cells the company covers at each level: the rows
+    of the grid counted (no query), drawn as a dot chart beside its table."""
+    columns = [mark for mark, _ in COVERAGE_MARKS]
+    counts: dict[str, list[int]] = {}
+    for row in grid:
+        line = counts.setdefault(row["cell"].dimension.label, [0] * len(columns))
+        line[columns.index(row["mark"])] += 1
+    heat = list(counts.items())
+    chart = dot_chart(
+        [DotRow(dimension, line) for dimension, line in heat],
+        list(COVERAGE_MARKS_SHORT),
+        title=f"How {company.legal_name} covers each dimension",
+        desc=(
+            "One row per dimension of the taxonomy, one column per level of coverage, "
+            "strongest first; each dot's size is the number of cells, printed in it. "
+            "The table beside gives the figures."
+        ),
+    )
+    return heat, chart
 
 
 def company_scorecard(request, pk):
@@ -98,6 +207,7 @@ def company_scorecard(request, pk):
         else:
             mark = ""
         grid.append({"cell": cell, "mark": mark, "expected": cell.code in expected_cells})
+    heat, heat_chart = _coverage_heat(company, grid)
     return render(
         request,
         "registry/scorecard.html",
@@ -105,20 +215,59 @@ def company_scorecard(request, pk):
             "company": company,
             "coverage": coverage,
             "grid": grid,
+            "heat": heat,
+            "heat_chart": heat_chart,
+            "heat_levels": [name for _, name in COVERAGE_MARKS],
             "form": form,
             "grade_rule": GRADE_RULE,
             "status_class": {"verified": "yes", "suspended": "gap", "revoked": "gap"},
             "demo": company.demo or any(a.demo for a in coverage.attestations),
+            **_company_links(request, company),
+            "standard_names": standard_names(),
+            "status_names": dict(Attestation.Status.choices),
+            "standard_status_names": dict(StandardStatus.choices),
+            "element_names": {e.key: e.label for e in coverage.expected},
+            "stage_names": dict(STAGES),
         },
         status=200 if form.is_valid() or not request.GET else 400,
     )
 
 
+def company_minerals(company):
+    """The minerals a company handles (its facilities) or trades (its recorded flows)."""
+    facilities = Facility.minerals.through.objects.filter(
+        mineral_id=OuterRef("pk"), facility__company_id=company.pk
+    )
+    flows = SupplyRelationship.objects.filter(Q(buyer_id=company.pk) | Q(supplier_id=company.pk))
+    return Mineral.objects.filter(Q(pk__in=flows.values("mineral_id")) | Exists(facilities))
+
+
+def _company_links(request, company) -> dict:
+    """What the scorecard and the supply chain link to: the company's minerals (their
+    supply chains and concentration) and the passports of batteries it is part of."""
+    passports, more = passports_with_company(access.requester_for(request.user), company)
+    minerals = list(company_minerals(company))
+    stages = [c.code.split(".", 1)[1] for c in company.stages.all()]
+    gaps_query = QueryDict(mutable=True)
+    gaps_query.setlist("cells", ["content.labor_rights", "content.human_rights"])
+    if stages:
+        gaps_query["stage"] = stages[0]
+    if minerals:
+        gaps_query["mineral"] = minerals[0].code
+    return {
+        "company_minerals": minerals,
+        "passports": passports,
+        "more_passports": more,
+        "gaps_query": gaps_query.urlencode(),
+    }
+
+
 class SectorForm(forms.Form):
     cells = forms.MultipleChoiceField(
         choices=(),
-        widget=forms.SelectMultiple(attrs={"size": 10}),
-        help_text="The taxonomy cells a company should cover",
+        label="Cells a company should cover",
+        widget=forms.SelectMultiple(attrs={"size": 14}),
+        help_text="Grouped by dimension; Ctrl or Cmd to choose more than one",
     )
     stage = forms.ChoiceField(choices=[("", "any stage"), *STAGES], required=False)
     mineral = forms.ChoiceField(choices=(), required=False)
@@ -130,12 +279,7 @@ class SectorForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cells"].choices = [
-            (c.code, str(c))
-            for c in Cell.objects.select_related("dimension")
-            .exclude(dimension__code__in=["scope", "sponsor"])
-            .order_by("order")
-        ]
+        self.fields["cells"].choices = cell_choices_by_dimension(("scope", "sponsor"))
         self.fields["mineral"].choices = [("", "any mineral")] + [
             (m.code, m.name) for m in Mineral.objects.all()
         ]
@@ -185,6 +329,9 @@ def sector_search(request):
                 result = sector_gaps(page=last, **query)
         except NotReady as exc:
             pending = exc
+    grades = None
+    if result is not None and result.grades is not None:  # a sector chosen
+        grades = _grade_distribution(query, result.grades)
     # The figures are over the whole group; the companies lacking coverage come a page at
     # a time (legal name, then id), read from the database one page at a time.
     rows = _KnownLength(result.lacking, result.lacking_count) if result else []
@@ -201,9 +348,45 @@ def sector_search(request):
             "page": page,
             "query": query_string.urlencode(),
             "demo": result is not None and holds_demo_data(),
+            "grades": grades,
+            "cell_names": cell_names() if result else {},
+            "population": _population(form) if result else "",
         },
         status=400 if form.is_bound and not form.is_valid() else 202 if pending else 200,
     )
+
+
+def _population(form) -> str:
+    """The group a sector search counts, in words: "refining companies of cobalt in Chile"."""
+    data, fields = form.cleaned_data, form.fields
+    words = [
+        f"{dict(fields['stage'].choices)[data['stage']].lower()} companies"
+        if data["stage"]
+        else "companies of every stage"
+    ]
+    if data["mineral"]:
+        words.append(f"handling {dict(fields['mineral'].choices)[data['mineral']].lower()}")
+    if data["country"]:
+        words.append(f"in {dict(fields['country'].choices)[data['country']]}")
+    return " ".join(words)
+
+
+def _grade_distribution(query: dict, counts: dict[str, int]) -> dict:
+    """The sector's companies per grade (kept with the sector's figures), and its chart."""
+    sector = " ".join(filter(None, [query["mineral"], query["stage"]]))
+    where = f" in {query['country']}" if query["country"] else ""
+    title = f"Grades of the {sector} companies{where}"
+    total = sum(counts.values())
+    chart = bar_chart(
+        [Bar(level.capitalize(), n, caption=f"{n:,}") for level, n in counts.items()],
+        title=title,
+        desc=(
+            f"How many of the {total:,} companies hold each grade, platinum to none, "
+            "as their scorecards grade them for this sector. The table beside lists them."
+        ),
+        scale=None,
+    )
+    return {"counts": counts, "total": total, "title": title, "chart": chart}
 
 
 # --- Concentration pages -------------------------------------------------------
@@ -291,6 +474,7 @@ def concentration_page(request, mineral):
             "demo": flows_demo or bool(chain and chain["demo"]),
             "served": served,
             "pending": pending,
+            "stage_names": dict(STAGES),
         },
         status=400 if problem else 202 if pending else 200,
     )
@@ -382,6 +566,16 @@ def _chain_chart(mineral, chain: dict) -> str:
     )
 
 
+RULE_STATUS_NAMES = {
+    "pass": "Pass",
+    "fail": "Fail",
+    "info": "For information",
+    "not_applicable": "Not applicable",
+    "historical": "Historical (the rule's force has ended; shown for reference)",
+    "not_in_force": "Not in force yet on this date (not checked)",
+}
+
+
 def supply_chain_page(request, pk):
 
     company = companies_with_detail().filter(pk=pk).first()
@@ -426,6 +620,11 @@ def supply_chain_page(request, pk):
             "query": query.urlencode(),
             "cells": cells,
             "demo": company.demo or holds_demo_data(),
+            **_company_links(request, company),
+            "cell_names": cell_names(),
+            "stage_names": dict(STAGES),
+            "country_names": dict(countries),
+            "rule_status_names": RULE_STATUS_NAMES,
         },
         status=202 if pending else 200,
     )

@@ -60,40 +60,51 @@ class CellFilterSet(django_filters.FilterSet):
 
 
 class StandardFilterSet(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=StandardKind.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=StandardKind.choices, label="Kind")
     binding = django_filters.BooleanFilter(
+        label="Binding when in force",
         help_text="Binding when in force: laws bind those in scope only while in force; "
-        "add `in_force_on` (or `status=in_force`) to ask who is bound on a date."
+        "add `in_force_on` (or `status=in_force`) to ask who is bound on a date.",
     )
     in_force_on = django_filters.DateFilter(
         method="filter_in_force_on",
+        label="In force on",
         help_text="Date (YYYY-MM-DD): only standards in force that day (their status history; "
         "a standard with none recorded counts as in force).",
     )
     status = django_filters.MultipleChoiceFilter(
         choices=StandardStatus.choices,
         method="filter_status",
+        label="Status",
         help_text="Status on `on` (default today): proposed, adopted (not yet applying), "
         "in_force, suspended, ended, repealed.",
     )
     on = django_filters.DateFilter(
         method="filter_nothing",
+        label="Status on",
         help_text="The date `status` is read on, and the `status` field of each result "
         "(default: `in_force_on`, else today).",
     )
-    jurisdiction = django_filters.CharFilter(lookup_expr="iexact")
+    jurisdiction = django_filters.CharFilter(
+        lookup_expr="iexact",
+        label="Jurisdiction",
+        help_text="Jurisdiction as recorded (e.g. `EU`, `US`, `international`), any case.",
+    )
     mineral = MineralFilter(
         field_name="minerals",
         method="filter_mineral",
+        label="Mineral",
         help_text="Mineral code; standards with no mineral limit cover every mineral.",
     )
     sponsor = CellCodesFilter(
         method="filter_sponsor",
+        label="Sponsor",
         help_text="Sponsor cell codes, e.g. `sponsor.industry_association` (any of them).",
     )
     covers = CellCodesFilter(
         field_name="cells",
         method="filter_covers",
+        label="Covers cells",
         help_text="Comma-separated cell codes; standards that cover all of them themselves.",
     )
     cahra = django_filters.BooleanFilter()
@@ -104,6 +115,7 @@ class StandardFilterSet(django_filters.FilterSet):
     country = django_filters.CharFilter(
         field_name="countries",
         lookup_expr="icontains",
+        label="Country in scope",
         help_text="ISO country code: standards whose scope names that country.",
     )
     covers_industrial = django_filters.BooleanFilter()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 
 from config.errors import InvalidInput
 from datasets.models import LoadedRecord
@@ -492,6 +492,33 @@ def uncovered_cells():
     )
 
 
+# How many standards cover a cell, in bands: the columns of the landscape's heat map.
+COVERAGE_LEVELS: tuple[tuple[str, int, int | None], ...] = (
+    ("No standard", 0, 0),
+    ("1 standard", 1, 1),
+    ("2 to 4", 2, 4),
+    ("5 or more", 5, None),
+)
+
+
+def coverage_heat_map() -> list[tuple[str, list[int]]]:
+    """Per dimension (in its order), how many of its cells are covered by no standard,
+    by one, by 2 to 4 and by 5 or more (each standard's own cells, as `uncovered_cells`
+    counts them): one aggregate query over the 65 cells."""
+    rows: dict[str, list[int]] = {}
+    cells = (
+        Cell.objects.order_by("dimension__order", "order")
+        .values("pk", "dimension__label")  # one row per cell
+        .annotate(covering=Count("standard_cells__standard", distinct=True))
+    )
+    for cell in cells:
+        counts = rows.setdefault(cell["dimension__label"], [0] * len(COVERAGE_LEVELS))
+        for i, (_, low, high) in enumerate(COVERAGE_LEVELS):
+            if cell["covering"] >= low and (high is None or cell["covering"] <= high):
+                counts[i] += 1
+    return list(rows.items())
+
+
 def standards_with_detail(on: dt.date | None = None):
     """Queryset for standard detail views: everything in a fixed number of queries, with
     `status_on` on `on` (default today)."""
@@ -638,3 +665,36 @@ def proposals_for_review(status: str | None = ProposalStatus.PROPOSED):
     if status:
         proposals = proposals.filter(status=status)
     return proposals.order_by("-proposed_at", "-pk")
+
+
+# --- Names for pages: built once per page, one query each ---------------------
+
+
+def cell_names() -> dict[str, str]:
+    """{cell code: "Dimension / group / label"}: what a person reads instead of a code."""
+    return {c.code: str(c) for c in Cell.objects.select_related("dimension")}
+
+
+def cell_choices_by_dimension(exclude_dimensions: Iterable[str] = ()) -> list:
+    """Grouped choices for a picker: [(dimension label, [(code, group / label), ...])],
+    in the matrix's order; a <select> draws each group as an <optgroup>."""
+    groups: dict[str, list] = {}
+    cells = (
+        Cell.objects.select_related("dimension")
+        .exclude(dimension__code__in=list(exclude_dimensions))
+        .order_by("dimension__order", "order")
+    )
+    for cell in cells:
+        label = f"{cell.group_label} / {cell.label}" if cell.group_label else cell.label
+        groups.setdefault(cell.dimension.label, []).append((cell.code, label))
+    return list(groups.items())
+
+
+def standard_names() -> dict[str, str]:
+    """{standard code: "Full name (ACRONYM)"}."""
+    rows = Standard.objects.values_list("code", "name", "short_name")
+    return {code: standard_label(name, short) for code, name, short in rows}
+
+
+def standard_label(name: str, short_name: str) -> str:
+    return name if not short_name or short_name in name else f"{name} ({short_name})"

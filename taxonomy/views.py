@@ -15,7 +15,7 @@ from config.pagination import page_of
 from . import permissions, selectors, services
 from .filters import StandardFilterSet
 from .forms import ProposalForm
-from .models import ProposalStatus, ReferenceProposal, Standard, StandardKind
+from .models import ProposalStatus, ReferenceProposal, Standard, StandardKind, StandardStatus
 
 
 def home(request):
@@ -43,6 +43,7 @@ def standard_list(request):
             "page": page,
             "query": query,
             "kinds": StandardKind.choices,
+            "status_names": dict(StandardStatus.choices),
         },
         status=200 if valid else 400,
     )
@@ -213,7 +214,7 @@ def compare(request):
             "standards": standards,
             "rows": rows,
             "overlaps": comparison.overlaps if len(standards) <= 6 else [],
-            "all_standards": Standard.objects.all(),
+            "standard_groups": _by_kind(Standard.objects.order_by("kind", "short_name")),
             "selected": {s.code for s in standards} if codes else set(),
             "error": error,
         },
@@ -221,8 +222,40 @@ def compare(request):
     )
 
 
+def _by_kind(standards) -> list[tuple[str, list[Standard]]]:
+    """Standards grouped under their kind's name, for a picker's <optgroup>s."""
+    groups: dict[str, list[Standard]] = {}
+    names = dict(StandardKind.choices)
+    for standard in standards:
+        groups.setdefault(names.get(standard.kind, standard.kind), []).append(standard)
+    return list(groups.items())
+
+
 def landscape_gaps(request):
-    return render(request, "taxonomy/gaps.html", {"cells": selectors.uncovered_cells()})
+    from registry.charts import DotRow, dot_chart  # drawing only: no registry models
+
+    heat = selectors.coverage_heat_map()
+    levels = [name for name, *_ in selectors.COVERAGE_LEVELS]
+    chart = dot_chart(
+        [DotRow(dimension, counts) for dimension, counts in heat],
+        levels,
+        title="How many standards cover the cells of each dimension",
+        desc=(
+            "One row per dimension of the taxonomy, one column per band of standards "
+            "covering a cell; each dot's size is the number of cells, printed in it. "
+            "The table beside gives the figures."
+        ),
+    )
+    return render(
+        request,
+        "taxonomy/gaps.html",
+        {
+            "cells": selectors.uncovered_cells(),
+            "heat": heat,
+            "heat_levels": levels,
+            "heat_chart": chart,
+        },
+    )
 
 
 def landscape_changes(request):

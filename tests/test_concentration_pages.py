@@ -270,7 +270,12 @@ def test_the_page_draws_the_series_line_through_each_years_hhi(client, three_yea
     html = client.get(f"/concentration/{HAND}/").content.decode()
     over_time = _section(html, "over-time")
     root = ET.fromstring(re.search(r"<svg.*?</svg>", over_time, re.S).group(0))
-    titles = [c.find(f"{SVG}title").text for c in root.iter(f"{SVG}circle")]
+    # each point a dot whose group carries its title (a tooltip without JS)
+    titles = [
+        g.find(f"{SVG}title").text
+        for g in root.iter(f"{SVG}g")
+        if g.find(f"{SVG}circle") is not None and g.find(f"{SVG}title") is not None
+    ]
     points = [t for t in titles if t.startswith("refining (spherical")]
     assert points == [
         "refining (spherical graphite (test)), 2022: 8,200",

@@ -502,7 +502,8 @@ def test_the_concentration_page_downloads_the_shares_it_shows(api, client):
     assert page.status_code == 200
     found = all_links(page.content.decode())
     assert found, "no download links on the concentration page"
-    first = found[0]
+    # the shares' links (the series' and the flows' come with their own tables)
+    first = next(f for f in found if "/api/registry/concentration/?" in f["csv"])
     assert "year=2024" in first["csv"] and "unlisted" not in first["csv"]
     data = api.get(first["csv"].replace("format=csv", "format=json")).json()
     assert [r["key"] for r in read_csv(api.get(first["csv"]))] == [s["key"] for s in data["shares"]]

@@ -17,7 +17,7 @@ from registry.models import (
     Organisation,
     StatusChange,
 )
-from registry.services import mine_set_owners, validate_owner_shares
+from registry.services import allowed_transitions, mine_set_owners, validate_owner_shares
 from taxonomy.matrix import STAGE_CODES
 from taxonomy.models import Cell, Mineral, Standard
 
@@ -287,6 +287,9 @@ class AttestationSerializer(serializers.ModelSerializer):
     )
     evidence = EvidenceSerializer(many=True, read_only=True)
     status_changes = StatusChangeSerializer(many=True, read_only=True)
+    allowed_transitions = serializers.SerializerMethodField(
+        help_text="The statuses you may move it to now (POST .../transition/ with `to`)."
+    )
 
     class Meta:
         model = Attestation
@@ -298,9 +301,17 @@ class AttestationSerializer(serializers.ModelSerializer):
             *ATTESTATION_MANAGED_FIELDS[1:],
             "evidence",
             "status_changes",
+            "allowed_transitions",
             "demo",
         ]
         read_only_fields = fields
+
+    def get_allowed_transitions(self, obj) -> list[str]:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return []
+        return [step.to for step in allowed_transitions(obj, user)]
 
 
 class AttestationWriteSerializer(serializers.ModelSerializer):
@@ -500,6 +511,13 @@ class SectorGapsSerializer(serializers.Serializer):
     lacking_count = serializers.IntegerField(
         help_text="Companies lacking any of the cells, from what you may see; `lacking` is "
         "one page of them, by legal name then id"
+    )
+    grades = serializers.DictField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="With a stage or mineral: how many of the group's companies hold each grade "
+        "(platinum, gold, silver, basic, none), graded as their scorecards grade them for "
+        "that mineral and stage from what you may see; null without a stage or mineral",
     )
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()

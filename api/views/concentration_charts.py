@@ -1,12 +1,14 @@
 """The concentration series (published HHI per year) and the mine-to-refinery flows, as
 JSON: public reads, like the concentration route. Thin: the answers come from
-registry.concentration.chain."""
+registry.concentration.chain. Both download as CSV / XLSX (`?format=`), rows being the
+table beside their chart on the concentration page."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.downloads import Table, downloadable
 from api.fields import query_data
 from api.serializers import concentration_charts as s
 from api.views.registry import KEPT_PENDING
@@ -33,6 +35,27 @@ def _params(request, serializer_class) -> dict:
     return serializer.validated_data
 
 
+def series_rows(view, request, data) -> list[dict]:
+    """One row per line and year: the series table of the page, made flat."""
+    return [
+        {key: line[key] for key in ("stage", "product", "unit", "source")} | point
+        for line in data["series"]
+        for point in line["points"]
+    ]
+
+
+SERIES_COLUMNS = ("stage", "product", "unit", "year", "hhi", "hhi_low", "hhi_high")
+SERIES_COLUMNS += tuple(f"band.{name}" for name in s.BandSerializer().fields)
+SERIES_COLUMNS += ("total", "coverage_pct", "low_coverage", "source", "note")
+
+
+@downloadable(
+    get=Table(
+        name=lambda view: f"hhi-series-{view.request.query_params.get('mineral', '')}",
+        rows=series_rows,
+        columns=SERIES_COLUMNS,
+    )
+)
 class ConcentrationSeriesView(APIView):
     permission_classes = [AllowAny]
 
@@ -67,6 +90,13 @@ class ConcentrationSeriesView(APIView):
         )
 
 
+@downloadable(
+    get=Table(
+        name=lambda view: f"mine-to-refinery-{view.request.query_params.get('mineral', '')}",
+        rows="flows",
+        serializer=s.ChainFlowSerializer,
+    )
+)
 class MineToRefineryView(APIView):
     permission_classes = [AllowAny]
 
