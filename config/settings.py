@@ -54,12 +54,17 @@ INSTALLED_APPS = [
     "django_countries",
     "simple_history",
     "axes",
+    # Optional two-factor sign-in (TOTP devices; accounts/twofactor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "datasets",
     "taxonomy",
     "registry",
     "passports",
     "accounts",
+    "search",
     "intake",
+    "workspace",
     "credentials",
     "api",
 ]
@@ -233,7 +238,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Members log in at /accounts/login/ (staff too; the admin has its own page).
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+# Members land on their workspace; a `next=` still wins.
+LOGIN_REDIRECT_URL = "workspace:home"
 LOGOUT_REDIRECT_URL = "/"
 # Axes first: a locked-out username+IP is refused before the password is checked.
 AUTHENTICATION_BACKENDS = [
@@ -247,6 +253,8 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The issuer an authenticator app shows next to a two-factor account.
+OTP_TOTP_ISSUER = "Battery Minerals Compliance Registry"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 # Proxies in front of the app that append to X-Forwarded-For (0: trust REMOTE_ADDR only).

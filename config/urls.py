@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.views import TwoStepLoginView
 from api.views import credentials
 from config import health
 
@@ -33,10 +34,14 @@ urlpatterns = [
         ),
         name="password_reset",
     ),
+    # Before django.contrib.auth's: the password, then a code for users with two-factor on.
+    path("accounts/login/", TwoStepLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
+    path("", include("search.urls")),
     path("", include("registry.urls")),
     path("", include("intake.urls")),
+    path("", include("workspace.urls")),
     path("", include("passports.urls")),
     path("", include("taxonomy.urls")),
 ]

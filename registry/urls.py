@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import reports, views
+from . import attestation_views, reports, views
 
 app_name = "registry"
 
@@ -11,4 +11,15 @@ urlpatterns = [
     path("concentration/<slug:mineral>/", views.concentration_page, name="concentration"),
     path("companies/<int:pk>/supply-chain/", views.supply_chain_page, name="supply-chain"),
     path("companies/<int:pk>/report/", reports.supplier_report, name="supplier-report"),
+    path("attestations/", attestation_views.attestation_list, name="attestation-list"),
+    path("attestations/new/", attestation_views.attestation_create, name="attestation-create"),
+    path("attestations/<int:pk>/", attestation_views.attestation_detail, name="attestation-detail"),
+    path(
+        "attestations/<int:pk>/edit/", attestation_views.attestation_edit, name="attestation-edit"
+    ),
+    path(
+        "attestations/<int:pk>/transition/",
+        attestation_views.attestation_transition,
+        name="attestation-transition",
+    ),
 ]

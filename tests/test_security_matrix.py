@@ -924,6 +924,37 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("registry:sector-search", "get"): public_read("/gaps/?cells=content.labor_rights"),
     ("registry:concentration", "get"): public_read("/concentration/cobalt/"),
+    # Attestation pages: seen as the API shows them; logged by officers, edited by who
+    # logged them, moved on by reviewers (a hidden one is a 404 like a missing id).
+    ("registry:attestation-list", "get"): public_read("/attestations/"),
+    ("registry:attestation-create", "get"): _one(
+        "-", _none, lambda s, o: Call("get", "/attestations/new/"), OFFICERS
+    ),
+    ("registry:attestation-detail", "get"): read(
+        lambda a: f"/attestations/{a.pk}/",
+        ATTESTATION_OBJECTS,
+        ATTESTATION_READERS,
+        ATTESTATION_HIDDEN,
+        lambda s: Call("get", "/attestations/999999/"),
+    ),
+    ("registry:attestation-edit", "get"): Rule(
+        ATTESTATION_OBJECTS,
+        lambda s, a: Call("get", f"/attestations/{a.pk}/edit/"),
+        {"public": MAKER, "private": SUPPLIER},
+        ATTESTATION_HIDDEN,
+        lambda s: Call("get", "/attestations/999999/edit/"),
+    ),
+    ("registry:attestation-transition", "post"): Rule(
+        ATTESTATION_OBJECTS,
+        lambda s, a: Call(
+            "post", f"/attestations/{a.pk}/transition/", {"to": "under_review"}, multipart=True
+        ),
+        {"public": STAFF | {"maker_reviewer", "auditor_officer"}, "private": STAFF},
+        ATTESTATION_HIDDEN,
+        lambda s: Call(
+            "post", "/attestations/999999/transition/", {"to": "under_review"}, multipart=True
+        ),
+    ),
     ("passports:public", "get"): read(
         lambda p: f"/p/{p.internal_id}/",
         {"published": lambda s: s.published(), "draft": lambda s: s.draft()},
@@ -990,6 +1021,23 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda s: Call("post", "/account/tokens/999999/revoke/"),
     ),
     ("accounts:audit", "get"): _one("-", _none, lambda s, o: Call("get", "/audit/"), STAFF),
+    ("accounts:two-factor", "get"): _one(
+        "-", _none, lambda s, o: Call("get", "/account/two-factor/"), SIGNED_IN
+    ),
+    # The code step only follows a right password of a user with two-factor on: without a
+    # pending sign-in in the session, everyone is sent back to the login page.
+    ("accounts:login-code", "get"): _one(
+        "-", _none, lambda s, o: Call("get", "/accounts/login/code/"), NOBODY
+    ),
+    # Site search: public records, and the passports each requester may see (tests/test_tfa_*).
+    ("search", "get"): public_read("/search/?q=ma"),
+    ("passports:list", "get"): public_read("/passports/"),
+    # The member's home: any signed-in user (one without an organisation is told so).
+    ("workspace:home", "get"): _one("-", _none, lambda s, o: Call("get", "/workspace/"), SIGNED_IN),
+    # A company's grade over time: whoever may read its scorecard, i.e. everyone.
+    ("workspace:grade-history", "get"): read(
+        lambda c: f"/companies/{c.pk}/grade/", {"maker": lambda s: s.maker}, {"maker": EVERYONE}
+    ),
 }
 
 
@@ -1075,6 +1123,7 @@ POST_ONLY_PAGES = {
     "taxonomy:standard-propose",
     "taxonomy:proposal-approve",
     "taxonomy:proposal-reject",
+    "registry:attestation-transition",
 }
 
 
