@@ -60,6 +60,10 @@ STAFF_ROUTES = {
     "password_change",
     "password_change_done",
     "api:account-token-list",
+    "workspace:home",
+    "registry:attestation-create",
+    "registry:attestation-edit",
+    "accounts:two-factor",
 }
 # Query strings a route needs to answer (or the variant the issue measured).
 QUERIES = {
@@ -77,11 +81,19 @@ QUERIES = {
     "registry:sector-search": "?cells=content.labor_rights",
     "taxonomy:compare": "?standards=irma,rmi-rmap",
     "taxonomy:changes": "?from=2025-01-01&to=2026-12-31",
+    "search": "?q=cobalt",
+    "registry:attestation-create": "?q=cobalt",  # the supplier search, step 1
 }
 # More rows for one route: (route, label suffix, query string).
 VARIANTS = [
     ("api:company-list", " ?mineral=cobalt", "?mineral=cobalt"),
     ("registry:company-list", " ?mineral=cobalt", "?mineral=cobalt"),
+    (
+        "registry:sector-search",
+        " sector (grades)",
+        "?cells=content.labor_rights&stage=refining&mineral=cobalt",
+    ),
+    ("registry:attestation-list", " ?company_name=cobalt", "?company_name=cobalt"),
 ]
 # Routes that trace a buyer: asked for the company with the most upstream suppliers.
 TRACE_ROUTES = {"api:supply-chain", "api:what-if", "registry:supply-chain"}
@@ -206,7 +218,9 @@ def probe(password: str) -> dict:
         for kwarg in kwargs:
             if name in TRACE_ROUTES:
                 value = trace_buyer
-            elif kwarg == "pk" and ("company" in name or name == "registry:scorecard"):
+            elif kwarg == "pk" and (
+                "company" in name or name in ("registry:scorecard", "workspace:grade-history")
+            ):
                 value = ordinary
             elif kwarg == "pk" and "attestation" in name:
                 value = public_attestation
