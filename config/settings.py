@@ -205,6 +205,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Population computations (sector search, supply trace; registry.kept): below this many
 # companies they are computed inline; above, served from a result a job keeps.
 KEPT_RESULT_INLINE_BELOW = env_int("KEPT_RESULT_INLINE_BELOW", 2000)
+# A sector's search also grades every company of it (about 0.5 ms a company): kept above
+# this many companies.
+KEPT_GRADES_INLINE_BELOW = env_int("KEPT_GRADES_INLINE_BELOW", 300)
 KEPT_RESULT_RETRY_AFTER = env_int("KEPT_RESULT_RETRY_AFTER", 10)  # seconds, with a 202
 KEPT_RESULT_JOB_TIMEOUT = env_int("KEPT_RESULT_JOB_TIMEOUT", 15 * 60)  # a claim older: lost
 # Workers keep our logging (JSON lines with the task id as request id), not Celery's.

@@ -159,19 +159,24 @@ def serve(
     requester: Requester,
     population: Callable[[], int],
     rows: slice = slice(0, 50),
+    inline_below: int | None = None,
 ) -> Served:
     """The answer for `params` as `requester` may see it, with the `rows` slice of its
     list: inline for a small population, else from the kept result (fresh, or stale while
     it is refreshed); `NotReady` while the first one is computed. A fixed handful of
     queries whatever the population: the result, the population (only when none is
-    kept), the generation, the result's chunks (and, to refresh, a claim)."""
+    kept), the generation, the result's chunks (and, to refresh, a claim). `inline_below`
+    lowers the population computed inline, for a dearer answer."""
     params = normalise(params)
     scope, key = scope_of(requester), params_key(params)
     results = KeptResult.objects.filter(kind=kind, params=key, scope=scope)
     row = results.first()
     # Only a large population is ever kept: with a kept result, no need to count it (a
     # trace's count walks every upstream company, the dearest query of the answer).
-    if row is None and population() < settings.KEPT_RESULT_INLINE_BELOW:
+    inline = settings.KEPT_RESULT_INLINE_BELOW
+    if inline_below is not None:
+        inline = min(inline, inline_below)
+    if row is None and population() < inline:
         summary, all_rows = compute(kind, params, requester)
         return Served(summary, all_rows[rows], len(all_rows), timezone.now(), False, False)
     generation = current_generation()

@@ -15,6 +15,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -560,6 +561,8 @@ def sector_gaps(
             requester,
             population=group.count,
             rows=slice(start, start + page_size),
+            # a sector is also graded company by company (its grade distribution)
+            inline_below=settings.KEPT_GRADES_INLINE_BELOW if stage or mineral else None,
         )
         summary, stale = served.payload, served.stale
         computed_at = served.computed_at if served.kept else None  # None: just now

@@ -79,11 +79,11 @@ def search(request):
         return render(request, "search/results.html", context)
     sections = []
     for key, (title, rows) in found.items():
-        shown = list(rows[:SHOWN])
-        # Fewer than a full section: that is the count, no COUNT query needed.
-        count = len(shown) if len(shown) < SHOWN else rows.count()
-        more = f"?{_query(text, key)}" if count > len(shown) else ""
-        sections.append(Section(key, title, shown, count, more))
+        # One more than shown tells whether there are more: no COUNT over every match
+        # (a common word matches thousands of companies), one query per section.
+        shown = list(rows[: SHOWN + 1])
+        more = f"?{_query(text, key)}" if len(shown) > SHOWN else ""
+        sections.append(Section(key, title, shown[:SHOWN], min(len(shown), SHOWN), more))
     return render(request, "search/results.html", {"form": form, "q": text, "sections": sections})
 
 

@@ -101,3 +101,15 @@ def test_the_lists_query_count_does_not_grow_with_the_data(client, django_assert
     fill(10, make_org("More others"))
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get("/attestations/").status_code == 200
+
+
+def test_a_long_list_says_more_than_the_cap_rather_than_counting_every_row(client, monkeypatch):
+    from config.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    monkeypatch.setattr("registry.attestation_views.LIST_PAGE_SIZE", 2)
+    fill(6, make_org("Big"))
+    page = client.get("/attestations/").content.decode()
+    assert "More than 4 attestations" in page
+    assert "(more than 4 in all)" in page
+    assert len(re.findall(r'href="/attestations/\d+/"', page)) == 2

@@ -92,3 +92,21 @@ def test_the_sector_search_answers_its_grade_distribution_on_the_page_and_the_ap
     # Without a stage or mineral there is no sector to grade.
     everyone = client.get("/api/registry/sector-gaps/", {"cells": "content.labor_rights"})
     assert everyone.json()["grades"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sector_larger_than_the_grades_threshold_is_graded_by_a_job_and_kept(client, settings):
+    from registry.models import KeptResult
+
+    settings.KEPT_GRADES_INLINE_BELOW = 3  # graded inline below 3 companies
+    _refiners(4, make_org())
+    cells = {"cells": "content.labor_rights"}
+    # every stage: no sector to grade, a small population, computed inline, nothing kept
+    assert client.get("/api/registry/sector-gaps/", cells).json()["grades"] is None
+    assert not KeptResult.objects.exists()
+    sector = client.get("/api/registry/sector-gaps/", {**cells, "stage": "refining"})
+    # without a broker the job runs at once: the answer comes from what it kept
+    assert sector.status_code == 200
+    assert sum(sector.json()["grades"].values()) == sector_companies("refining").count() >= 4
+    assert KeptResult.objects.filter(kind="sector_gaps").count() == 1
+    assert sector.json()["computed_at"]

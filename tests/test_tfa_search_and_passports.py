@@ -103,7 +103,9 @@ def test_a_section_with_more_than_ten_results_links_to_all_of_them():
         make_company(f"Lithium Trader {n:02d}")
     response = _search(Client(), "lithium trader")
     companies = _names(response, "companies")
-    assert len(companies.rows) == 10 and companies.count == 13
+    # "10 or more", not a count over every match (a common word matches thousands)
+    assert len(companies.rows) == 10 and companies.count == 10
+    assert "Companies (10 or more)" in response.content.decode()
     assert companies.more_url
     everything = Client().get(f"/search/{companies.more_url}")
     assert everything.status_code == 200
@@ -131,9 +133,10 @@ def test_search_query_count_does_not_grow_with_the_data():
     _lots(world, range(12, 24))
     with CaptureQueriesContext(connection) as large:
         response = _search(client, "nickel")
-    assert _names(response, "companies").count == 24
-    assert _names(response, "passports").count == 24
+    assert _names(response, "companies").more_url and _names(response, "passports").more_url
     assert len(large) <= len(small)
+    # one query per section, whatever the number of matches (4, plus the session's)
+    assert len(large) == len(small)
 
 
 # --- the passports list --------------------------------------------------------------
