@@ -211,3 +211,18 @@ def test_passports_list_query_count_does_not_grow_with_the_data():
         response = client.get("/passports/")
     assert len(response.context["rows"]) == 15
     assert len(large) <= len(small)
+
+
+@pytest.mark.postgres
+def test_the_search_reads_other_names_and_mine_names_by_their_trigram_indexes():
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname IN "
+            "('company_aliases_trgm_idx', 'minedsource_name_trgm_idx')"
+        )
+        assert {row[0] for row in cursor.fetchall()} == {
+            "company_aliases_trgm_idx",
+            "minedsource_name_trgm_idx",
+        }
