@@ -10,7 +10,7 @@ CONCURRENTLY inside a transaction.
 from __future__ import annotations
 
 from django.db import NotSupportedError
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddIndex, RunPython
 
 
 def _concurrently(schema_editor) -> bool:
@@ -49,3 +49,27 @@ class AddIndexConcurrently(AddIndex):
             schema_editor.remove_index(model, self.index, concurrently=True)
         else:
             schema_editor.remove_index(model, self.index)
+
+
+def trigram_indexes(indexes: list[tuple[str, str, str]]):
+    """A RunPython operation building pg_trgm GIN indexes on `UPPER(column::text)` (what
+    Django's `icontains` compares), CONCURRENTLY; nothing on SQLite. `indexes`: (name,
+    table, column). The migration must set `atomic = False`."""
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, table, column in indexes:
+            schema_editor.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} "
+                f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
+            )
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for name, _table, _column in indexes:
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+    return RunPython(forwards, backwards, elidable=False)

@@ -15,8 +15,8 @@ from django.db.models import Count, Q, QuerySet
 
 from intake.models import ImportJob
 from registry.grade_history import change_of, quarter_start
-from registry.models import Attestation, Company, Membership, SupplyRelationship
-from registry.permissions import can_review, is_staff, membership_of
+from registry.models import Attestation, Company, SupplyRelationship
+from registry.permissions import can_review, reviewable_by
 from registry.querysets import Requester
 from registry.selectors import Grade, expected_by_company, grades_on
 
@@ -127,23 +127,6 @@ def expiring_attestations(
     return groups
 
 
-def _reviewable(user) -> Q | None:
-    """`can_review` as a filter: staff all; a verifier's reviewers and officers what names
-    it as verifier; a logging organisation's reviewers what it logged. None: nothing."""
-    if is_staff(user):
-        return Q()
-    membership = membership_of(user)
-    if membership is None:
-        return None
-    role, org = membership.role, membership.organisation_id
-    allowed = Q(pk__in=[])
-    if role in (Membership.Role.REVIEWER, Membership.Role.COMPLIANCE_OFFICER):
-        allowed |= Q(verifier_id=org)
-    if role == Membership.Role.REVIEWER:
-        allowed |= Q(owner_id=org)
-    return allowed
-
-
 @dataclass
 class ReviewQueue:
     count: int
@@ -152,7 +135,7 @@ class ReviewQueue:
 
 def awaiting_review(user) -> ReviewQueue:
     """Submitted or under-review attestations this user may review: two queries."""
-    allowed = _reviewable(user)
+    allowed = reviewable_by(user)
     if allowed is None:
         return ReviewQueue(0, [])
     queryset = Attestation.objects.filter(allowed, status__in=AWAITING_REVIEW)

@@ -7,32 +7,7 @@ changes, so `makemigrations --check` stays clean.
 
 from django.db import migrations
 
-INDEXES = [
-    ("company_aliases_trgm_idx", "registry_company", "aliases"),
-    ("minedsource_name_trgm_idx", "registry_minedsource", "name"),
-]
-
-
-def _postgresql(schema_editor) -> bool:
-    return schema_editor.connection.vendor == "postgresql"
-
-
-def forwards(apps, schema_editor):
-    if not _postgresql(schema_editor):
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, table, column in INDEXES:
-        schema_editor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} "
-            f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
-        )
-
-
-def backwards(apps, schema_editor):
-    if not _postgresql(schema_editor):
-        return
-    for name, _table, _column in INDEXES:
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+from config.migration_ops import trigram_indexes
 
 
 class Migration(migrations.Migration):
@@ -44,5 +19,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(forwards, backwards, elidable=False),
+        trigram_indexes(
+            [
+                ("company_aliases_trgm_idx", "registry_company", "aliases"),
+                ("minedsource_name_trgm_idx", "registry_minedsource", "name"),
+            ]
+        ),
     ]
