@@ -5,11 +5,10 @@ lets the page stop at its size."""
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q
-from rest_framework import serializers
 
 from .models import Attestation, Company, CompanyIdentifier, Facility, MinedSource, MineOwnership
 from .querysets import Requester
-from .selectors import GRADE_CHOICES, GRADE_FILTER_LIMIT, TooManyToGrade, companies_with_grade
+from .selectors import GRADE_CHOICES, companies_with_grade
 
 FacilityMineral = Facility.minerals.through
 CompanyStage = Company.stages.through
@@ -45,8 +44,9 @@ class CompanyFilterSet(django_filters.FilterSet):
         choices=GRADE_CHOICES,
         method="filter_nothing",
         label="Grade",
-        help_text="Coverage grade today, as the scorecard gives it to you (GRADE_RULE); "
-        f"only over at most {GRADE_FILTER_LIMIT} companies left by the other filters.",
+        help_text="Coverage grade today, as the scorecard gives it to you (GRADE_RULE). Over "
+        "a large group, from the kept grading of every company (202 with Retry-After while "
+        "the first is computed; the response's `Grades-As-Of` header dates it).",
     )
 
     class Meta:
@@ -62,10 +62,10 @@ class CompanyFilterSet(django_filters.FilterSet):
         grade = self.form.cleaned_data.get("grade")
         if not grade:
             return queryset
-        try:
-            return companies_with_grade(queryset, grade, Requester.for_user(self.request.user))
-        except TooManyToGrade as exc:
-            raise serializers.ValidationError({"grade": [str(exc)]}) from None
+        filtered = companies_with_grade(queryset, grade, Requester.for_user(self.request.user))
+        if filtered.computed_at is not None and self.request is not None:
+            self.request.grades_as_of = filtered.computed_at  # the view sends it as a header
+        return filtered.companies
 
     def filter_stage(self, queryset, name, value):
         return queryset.filter(

@@ -55,6 +55,13 @@ KINDS = {
     "supply_chain": "registry.supply.supply_chain_payload",
     "concentration": "registry.concentration.chain.concentration_page_payload",
     "mine_to_refinery": "registry.concentration.chain.mine_to_refinery_payload",
+    "company_grades": "registry.selectors.company_grades_payload",
+}
+
+# kind -> "module.function(result, generation, rows)": rows kept in a table of their own
+# (instead of chunks), so a list can filter by them in SQL. Called under the result's lock.
+TABLES = {
+    "company_grades": "registry.selectors.keep_company_grades",
 }
 
 
@@ -83,6 +90,8 @@ class Served:
     computed_at: dt.datetime
     stale: bool  # computed before the latest change of its inputs; a refresh is under way
     kept: bool  # from a kept result (False: computed inline for this request)
+    result_id: int | None = None  # the kept result and the generation its rows are of
+    generation: int | None = None
 
 
 def scope_of(requester: Requester) -> str:
@@ -210,7 +219,16 @@ def _served(result: KeptResult, rows: slice, *, stale: bool) -> Served:
             page += chunk.rows
         offset = (start // CHUNK) * CHUNK
         page = page[start - offset : stop - offset]
-    return Served(result.payload, page, result.row_count, result.computed_at, stale, True)
+    return Served(
+        result.payload,
+        page,
+        result.row_count,
+        result.computed_at,
+        stale,
+        True,
+        result.pk,
+        result.generation,
+    )
 
 
 def refresh(kind: str, params: dict, scope: str) -> int:
@@ -240,6 +258,9 @@ def refresh(kind: str, params: dict, scope: str) -> int:
         if updated:
             result = results.get()
             KeptResultChunk.objects.filter(result=result).delete()
+            if kind in TABLES:
+                import_string(TABLES[kind])(result, generation, rows)
+                rows = []
             KeptResultChunk.objects.bulk_create(
                 KeptResultChunk(
                     result=result,

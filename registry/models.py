@@ -914,3 +914,31 @@ class KeptResultChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.result_id} #{self.number}"
+
+
+class KeptGrade(models.Model):
+    """One company's grade in a kept grading of the whole registry (kind "company_grades"),
+    so the companies list filters by grade with an EXISTS over this table instead of
+    grading 50,000 companies per request or sending their ids back as parameters. Rows are
+    written with their result under its row lock and tagged with its generation; a newer
+    generation replaces them."""
+
+    result = models.ForeignKey(KeptResult, on_delete=models.CASCADE, related_name="grades")
+    generation = models.BigIntegerField()
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    level = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["result", "generation", "company"], name="uniq_kept_grade"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["result", "generation", "level", "company"], name="kept_grade_level"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {self.level} ({self.result_id} @ {self.generation})"

@@ -54,6 +54,7 @@ from .models import (
     Expectation,
     ExpectationProfile,
     Facility,
+    KeptGrade,
     SupplyRelationship,
 )
 from .querysets import Requester
@@ -799,35 +800,85 @@ def grades_on(
     }
 
 
-# --- Grades of a bounded group (the companies list's grade filter) -----------
+# --- The companies list's grade filter --------------------------------------
 
 # A grade rests on each company's expected profile and visible attestations: no column
-# holds it. It is computed from those companies' attestations alone (a fixed number of
-# queries) for a group narrowed first by the other filters, up to this many companies.
+# holds it. A group of up to this many companies (narrowed by the other filters) is graded
+# for the request (a fixed number of queries); a larger one reads the kept grading.
 GRADE_FILTER_LIMIT = 500
 GRADE_CHOICES = (*((level, level.capitalize()) for level, *_ in GRADE_LEVELS), ("none", "None"))
 
 
-class TooManyToGrade(ValueError):
-    def __init__(self, count: int):
-        self.count = count
-        super().__init__(
-            f"Filtering by grade reads each company's attestations: narrow the list to at "
-            f"most {GRADE_FILTER_LIMIT:,} companies first (country, stage, mineral or name); "
-            f"these filters leave {count:,}."
-        )
-
-
-def grades_of(companies, requester: Requester, as_of: dt.date | None = None) -> dict[int, str]:
-    """{company id: grade level} for a group of at most GRADE_FILTER_LIMIT companies."""
-    ids = list(companies.order_by().values_list("pk", flat=True)[: GRADE_FILTER_LIMIT + 1])
-    if len(ids) > GRADE_FILTER_LIMIT:
-        raise TooManyToGrade(companies.order_by().count())
+def grades_of(ids: list[int], requester: Requester, as_of: dt.date | None = None) -> dict[int, str]:
+    """{company id: grade level} of a page's companies."""
     graded = grades_on(ids, requester, as_of or dt.date.today())
     return {pk: grade.level for pk, grade in graded.items()}
 
 
-def companies_with_grade(companies, grade: str, requester: Requester):
-    """`companies` narrowed to those of `grade` today (TooManyToGrade past the limit)."""
-    grades = grades_of(companies, requester)
-    return companies.filter(pk__in=[pk for pk, level in grades.items() if level == grade])
+@dataclass
+class GradeFiltered:
+    companies: Any  # the queryset narrowed to the grade
+    computed_at: dt.datetime | None = None  # of the kept grading; None: graded just now
+    stale: bool = False
+
+
+def companies_with_grade(companies, grade: str, requester: Requester) -> GradeFiltered:
+    """`companies` narrowed to those of `grade` today. A group of at most
+    GRADE_FILTER_LIMIT companies is graded for this request; a larger one is filtered by
+    the kept grading of every company for the requester's scope (`company_grades`), an
+    EXISTS over its table, with its "as of" (`kept.NotReady` while the first is computed)."""
+    ids = list(companies.order_by().values_list("pk", flat=True)[: GRADE_FILTER_LIMIT + 1])
+    if len(ids) <= GRADE_FILTER_LIMIT:
+        graded = grades_on(ids, requester, dt.date.today())
+        chosen = [pk for pk, g in graded.items() if g.level == grade]
+        return GradeFiltered(companies.filter(pk__in=chosen))
+    served = kept.serve(
+        "company_grades",
+        {"as_of": dt.date.today()},
+        requester,
+        population=lambda: GRADE_FILTER_LIMIT + 1,
+        rows=slice(0, 0),
+        inline_below=0,  # never inline: the whole registry is graded by a job
+    )
+    in_grade = KeptGrade.objects.filter(
+        result_id=served.result_id,
+        generation=served.generation,
+        level=grade,
+        company_id=OuterRef("pk"),
+    )
+    return GradeFiltered(companies.filter(Exists(in_grade)), served.computed_at, served.stale)
+
+
+def company_grades_payload(params: dict, requester: Requester) -> tuple[dict, list]:
+    """Every company's grade on `as_of` as `requester` sees it (the kept "company_grades"):
+    graded in batches, so the job's memory stays bounded."""
+    on = dt.date.fromisoformat(params["as_of"])
+    rows: list[list] = []
+    last = 0
+    while True:
+        batch = Company.objects.filter(pk__gt=last).order_by("pk")[:GRADE_JOB_BATCH]
+        ids = list(batch.values_list("pk", flat=True))
+        if not ids:
+            break
+        graded = grades_on(ids, requester, on)
+        rows += [[pk, graded[pk].level] for pk in ids]
+        last = ids[-1]
+    counts: dict[str, int] = {}
+    for _, level in rows:
+        counts[level] = counts.get(level, 0) + 1
+    return {"as_of": params["as_of"], "counts": counts}, rows
+
+
+GRADE_JOB_BATCH = 2_000
+
+
+def keep_company_grades(result, generation: int, rows: list) -> None:
+    """Replace a kept grading's rows with those of `generation` (kept.TABLES)."""
+    KeptGrade.objects.filter(result=result).delete()
+    KeptGrade.objects.bulk_create(
+        (
+            KeptGrade(result=result, generation=generation, company_id=pk, level=level)
+            for pk, level in rows
+        ),
+        batch_size=5_000,
+    )

@@ -27,9 +27,7 @@ from .models import Attestation, Company, CompanyIdentifier, Facility, Rule, Sup
 from .querysets import Requester
 from .selectors import (
     GRADE_CHOICES,
-    GRADE_FILTER_LIMIT,
     GRADE_RULE,
-    TooManyToGrade,
     companies_with_detail,
     companies_with_grade,
     company_coverage,
@@ -67,8 +65,7 @@ class CompanyListForm(forms.Form):
     grade = forms.ChoiceField(
         choices=[("", "any grade"), *GRADE_CHOICES],
         required=False,
-        help_text=f"Grade today, from the attestations you may see; over at most "
-        f"{GRADE_FILTER_LIMIT} companies left by the other filters.",
+        help_text="Grade today, from the attestations you may see.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -95,6 +92,7 @@ def _searched(companies, text: str):
 
 def company_list(request):
     form = CompanyListForm(request.GET)
+    grades_as_of = None
     # legal_name then the primary key: a stable order, pages do not overlap or skip.
     companies = companies_with_detail()
     status = 200
@@ -109,20 +107,19 @@ def company_list(request):
         companies = filterset.qs
         if data["grade"]:
             try:
-                companies = companies_with_grade(
+                graded = companies_with_grade(
                     companies, data["grade"], Requester.for_user(request.user)
                 )
-            except TooManyToGrade as exc:
+                companies, grades_as_of = graded.companies, graded
+            except NotReady as exc:  # the first grading of a large group is being computed
                 form.add_error("grade", str(exc))
-                companies, status = companies.none(), 400
+                companies, status = companies.none(), 202
     else:
         companies, status = companies.none(), 400
     page, query = page_of(request, companies.order_by("legal_name", "pk"), COMPANY_PAGE_SIZE)
     rows = list(page.object_list)
     # Each row's grade, for the page's companies only: a fixed number of queries.
-    grades = grades_of(
-        Company.objects.filter(pk__in=[c.pk for c in rows]), Requester.for_user(request.user)
-    )
+    grades = grades_of([c.pk for c in rows], Requester.for_user(request.user))
     for company in rows:
         company.grade = grades.get(company.pk, "none")
     return render(
@@ -135,6 +132,7 @@ def company_list(request):
             "query": query,
             "stage_names": dict(STAGES),
             "grade_rule": GRADE_RULE,
+            "grades_as_of": grades_as_of,
             "filtered": any(request.GET.get(k) for k in CompanyListForm.base_fields),
             "demo": any(c.demo for c in page.object_list),
         },

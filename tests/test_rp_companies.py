@@ -98,12 +98,83 @@ def test_grade_column_agrees_with_the_scorecard(client, companies):
     assert f'<span class="grade {grade}">{grade.capitalize()}</span>' in html
 
 
-def test_grade_filter_over_too_many_companies_says_to_narrow_first(client, companies, monkeypatch):
+def test_grade_filter_over_a_large_group_is_served_from_the_kept_grading_with_its_date(
+    client, companies, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(selectors, "GRADE_FILTER_LIMIT", 2)  # three companies: "large"
+    grade = selectors.company_coverage(companies, Requester.anonymous()).grade.level
+    with django_capture_on_commit_callbacks(execute=True) as jobs:
+        pending = client.get(f"/companies/?grade={grade}")
+    assert pending.status_code == 202 and "being computed" in pending.content.decode()
+    assert len(jobs) == 1
+    response = client.get(f"/companies/?grade={grade}")
+    assert names(response) == ["Graded Cobalt Refining"]
+    assert "Grades as of" in response.content.decode()
+    assert set(names(client.get("/companies/?grade=none"))) == {
+        "Lithium Refining Chile",
+        "Congo Cobalt Mining",
+    }
+    # A small group is still graded for the request, with no "as of".
+    small = client.get("/companies/?grade=none&country=CL")
+    assert names(small) == ["Lithium Refining Chile"]
+    assert "Grades as of" not in small.content.decode()
+
+
+def test_kept_grading_goes_stale_when_an_attestation_changes_and_is_refreshed(
+    client, companies, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(selectors, "GRADE_FILTER_LIMIT", 2)
-    response = client.get("/companies/?grade=gold")
-    assert response.status_code == 400
-    assert "narrow the list to at most 2 companies first" in response.content.decode()
-    assert names(client.get("/companies/?grade=none&country=CL")) == ["Lithium Refining Chile"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get("/companies/?grade=none")
+    chile = Company.objects.get(legal_name="Lithium Refining Chile")
+    for code in ("rmi-rmap", "irma", "oecd-ddg", "lme-rsr", "eu-battery-regulation"):
+        make_attestation(chile, code, make_org(f"Auditor {code}"))
+    with django_capture_on_commit_callbacks(execute=False) as jobs:
+        stale = client.get("/companies/?grade=none")
+    assert "being computed again" in stale.content.decode()
+    assert "Lithium Refining Chile" in names(stale)  # the kept answer, until refreshed
+    assert len(jobs) == 1
+    jobs[0]()
+    assert names(client.get("/companies/?grade=none")) == ["Congo Cobalt Mining"]
+
+
+def test_kept_grading_of_an_organisation_counts_its_private_attestation_and_public_does_not(
+    companies, monkeypatch, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    from .factories import make_user
+
+    monkeypatch.setattr(selectors, "GRADE_FILTER_LIMIT", 2)
+    owner = make_org("Private Auditor")
+    chile = Company.objects.get(legal_name="Lithium Refining Chile")
+    for code in ("rmi-rmap", "irma", "oecd-ddg", "lme-rsr", "eu-battery-regulation"):
+        make_attestation(chile, code, owner, visibility="private")
+    member, anonymous = APIClient(), APIClient()
+    member.force_authenticate(make_user(owner))
+    url = "/api/registry/companies/?grade=none"
+    for api in (member, anonymous):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.get(url).status_code == 202
+    public = anonymous.get(url)
+    private = member.get(url)
+    assert public["Grades-As-Of"] and private["Grades-As-Of"]
+    public_names = {row["legal_name"] for row in public.json()["results"]}
+    private_names = {row["legal_name"] for row in private.json()["results"]}
+    assert "Lithium Refining Chile" in public_names
+    assert "Lithium Refining Chile" not in private_names
+
+
+def test_kept_grade_filter_sends_no_company_ids_as_parameters(
+    client, companies, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(selectors, "GRADE_FILTER_LIMIT", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get("/companies/?grade=none")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/companies/?grade=none").status_code == 200
+    kept_queries = [q["sql"] for q in ctx.captured_queries if "keptgrade" in q["sql"].lower()]
+    assert kept_queries and all(" IN (" not in sql.upper() for sql in kept_queries)
 
 
 def test_unknown_filter_value_is_a_400_naming_the_field(client, companies):

@@ -149,6 +149,13 @@ class CompanyViewSet(GuardedRecordMixin, viewsets.ModelViewSet):
     unfiltered_fields = {"website": "a link, not a property to select companies by"}
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        as_of = getattr(request, "grades_as_of", None)  # the grade filter's kept grading
+        if as_of is not None:
+            response["Grades-As-Of"] = as_of.isoformat()
+        return response
+
     @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageSerializer)
     @action(detail=True, filter_backends=[], pagination_class=None)
     def coverage(self, request, pk=None):
