@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from taxonomy.models import StandardStatusChange, StandardVersion
-from taxonomy.selectors import Landscape, landscape_changes, load_landscape
+from taxonomy.selectors import (
+    Landscape,
+    LandscapeRows,
+    landscape_changes,
+    landscape_on,
+    read_landscape,
+)
 
 from .coverage import COUNTING_TYPES, INDEPENDENT_TYPES
 from .models import Attestation, Company, StatusChange
@@ -30,7 +35,7 @@ from .selectors import (
 
 LEVEL_ORDER = {"none": 0, "basic": 1, "silver": 2, "gold": 3, "platinum": 4}
 HISTORY_DAYS = 730
-# Each evaluated date may load a landscape: the cap keeps a page's cost bounded.
+# Each evaluated date costs a grading in memory: the cap keeps a page's time bounded.
 MAX_EVALUATED_DATES = 200
 
 
@@ -133,14 +138,15 @@ def _landscape_events(start: dt.date, end: dt.date, standard_ids: set[int]) -> l
     return events
 
 
-def _landscape_dates() -> list[dt.date]:
-    """Every date on which some standard's status or version changes (two queries)."""
-    days = set(StandardStatusChange.objects.values_list("on", flat=True))
-    days |= set(
-        StandardVersion.objects.filter(valid_from__isnull=False).values_list(
-            "valid_from", flat=True
-        )
-    )
+def _landscape_dates(rows: LandscapeRows) -> list[dt.date]:
+    """Every date on which some standard's status or version changes."""
+    days = {change.on for changes in rows.changes.values() for change in changes}
+    days |= {
+        version.valid_from
+        for versions in rows.versions_of.values()
+        for version in versions
+        if version.valid_from is not None
+    }
     return sorted(days)
 
 
@@ -151,9 +157,9 @@ def grade_history(
     attestation `requester` may see), before -> after, and what happened that day.
 
     Attestations and their status histories are read once; the grade is evaluated in
-    memory on each event date, loading the standards' landscape only when it differs
-    from the last one loaded (a standard's status or version changed): a fixed number
-    of queries plus one landscape per evaluated landscape change."""
+    memory on each event date; the standards' landscape is read once and built in memory
+    for each period between two changes of a standard's status or version: a fixed number
+    of queries."""
     end = today or dt.date.today()
     attestations = list(
         Attestation.objects.visible_to(requester)
@@ -168,14 +174,15 @@ def grade_history(
     if attestations:
         start = max(start, attestations[0].valid_from)
     expected = expected_by_company([company.pk])[company.pk]
-    landscape_days = _landscape_dates()
+    rows = read_landscape()  # once: each period's landscape is built from it in memory
+    landscape_days = _landscape_dates(rows)
     landscapes: dict[int, Landscape] = {}
 
     def landscape_for(day: dt.date) -> Landscape:
         # Between two landscape change dates every day's landscape is the same.
         period = bisect.bisect_right(landscape_days, day)
         if period not in landscapes:
-            landscapes[period] = load_landscape(day)
+            landscapes[period] = landscape_on(rows, day)
         return landscapes[period]
 
     histories = {a.pk: list(a.status_changes.all()) for a in attestations}

@@ -218,7 +218,21 @@ class Landscape:
         return [s for s in self.standards.values() if self.in_force(s.id)]
 
 
-def load_landscape(on: dt.date | None = None) -> Landscape:
+@dataclass
+class LandscapeRows:
+    """What every landscape is built from, read once (7 queries); `landscape_on` builds a
+    date's landscape from it in memory, so a history of many dates reads it once."""
+
+    standards: dict[int, Standard]
+    own: dict[int, set[str]]
+    versions_of: dict[int, list[StandardVersion]]
+    version_cells: dict[int, set[str]]
+    changes: dict[int, list[StandardStatusChange]]
+    links: list[tuple[int, int]]
+    cells: list[Cell]
+
+
+def read_landscape() -> LandscapeRows:
     all_standards = {s.id: s for s in Standard.objects.all()}
     own: dict[int, set[str]] = defaultdict(set)
     for standard_id, code in StandardCell.objects.values_list("standard_id", "cell__code"):
@@ -239,13 +253,21 @@ def load_landscape(on: dt.date | None = None) -> Landscape:
             "source_id", "target_id"
         )
     )
+    cells = list(Cell.objects.select_related("dimension").order_by("dimension__order", "order"))
+    return LandscapeRows(all_standards, own, versions_of, version_cells, changes, links, cells)
+
+
+def landscape_on(rows: LandscapeRows, on: dt.date | None = None) -> Landscape:
+    """The landscape on `on` (None: current versions) from rows already read."""
+    all_standards = rows.standards
+    own: dict[int, set[str]] = defaultdict(set, {k: set(v) for k, v in rows.own.items()})
     ids = {s.code: s.id for s in all_standards.values()}
-    versions = {sid: version_on(versions_of.get(sid, []), on) for sid in all_standards}
-    edges = [(a, b) for a, b in links if (v := versions[a]) is None or v.links is None]
+    versions = {sid: version_on(rows.versions_of.get(sid, []), on) for sid in all_standards}
+    edges = [(a, b) for a, b in rows.links if (v := versions[a]) is None or v.links is None]
     for standard_id, in_force in versions.items():
         if in_force is None or in_force.current:
             continue  # the standard's own cells and links are the current version's
-        own[standard_id] = set(version_cells.get(in_force.id, ()))
+        own[standard_id] = set(rows.version_cells.get(in_force.id, ()))
         if in_force.links is not None:
             edges += [
                 (standard_id, ids[link["target"]])
@@ -260,9 +282,12 @@ def load_landscape(on: dt.date | None = None) -> Landscape:
                 if code not in own[standard_id] and is_inheritable(code, own[standard_id]):
                     gained[code].append(ancestor)
         inherited[standard_id] = dict(gained)
-    cells = list(Cell.objects.select_related("dimension").order_by("dimension__order", "order"))
-    status = {sid: status_on(changes.get(sid, []), on) for sid in all_standards} if on else {}
-    return Landscape(all_standards, dict(own), inherited, cells, on, status, versions)
+    status = {sid: status_on(rows.changes.get(sid, []), on) for sid in all_standards} if on else {}
+    return Landscape(all_standards, dict(own), inherited, rows.cells, on, status, versions)
+
+
+def load_landscape(on: dt.date | None = None) -> Landscape:
+    return landscape_on(read_landscape(), on)
 
 
 # --- One standard's matrix (Figure 2 filled in) ---------------------------

@@ -184,3 +184,16 @@ def test_the_scorecard_links_to_the_grade_history(refiner):
 
 def test_an_unknown_company_is_a_404():
     assert Client().get("/companies/999999/grade/").status_code == 404
+
+
+def test_the_query_count_does_not_grow_with_the_standards_changes_over_the_years(refiner, org):
+    _events(refiner, org, 4)
+    few = _queries(refiner)
+    # Each change of a standard's status is a new period of the landscape to grade in.
+    irma = Standard.objects.get(code="irma")
+    for n, status in enumerate(["in_force", "suspended"] * 5):
+        irma.status_changes.create(
+            on=dt.date.today() - dt.timedelta(days=600 - 50 * n), status=status, source="test"
+        )
+    assert grade_history(refiner, PUBLIC).evaluated > 10
+    assert _queries(refiner) == few
