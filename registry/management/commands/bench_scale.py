@@ -94,6 +94,9 @@ VARIANTS = [
         "?cells=content.labor_rights&stage=refining&mineral=cobalt",
     ),
     ("registry:attestation-list", " ?company_name=cobalt", "?company_name=cobalt"),
+    # The grade filter over every company: the kept grading (registry.selectors).
+    ("api:company-list", " ?grade=none", "?grade=none"),
+    ("registry:company-list", " ?grade=gold", "?grade=gold"),
 ]
 # Routes that trace a buyer: asked for the company with the most upstream suppliers.
 TRACE_ROUTES = {"api:supply-chain", "api:what-if", "registry:supply-chain"}
@@ -209,6 +212,10 @@ def probe(password: str) -> dict:
     trace_buyer = _most_upstream_company() or ordinary
     passport = _first(BatteryPassport.objects.filter(lifecycle="published"), "internal_id")
     public_attestation = _first(Attestation.objects.filter(visibility="public"))
+    # A credential is issued for a verified attestation only (else the route is a 404).
+    verified_attestation = _first(
+        Attestation.objects.filter(visibility="public", status="verified")
+    )
     submitted = _first(Attestation.objects.filter(status="submitted"))
     values = {"code": "irma", "mineral": "cobalt", "identifier": passport, "number": 1}
     targets = []
@@ -222,6 +229,8 @@ def probe(password: str) -> dict:
                 "company" in name or name in ("registry:scorecard", "workspace:grade-history")
             ):
                 value = ordinary
+            elif kwarg == "pk" and "attestation" in name and "credential" in name:
+                value = verified_attestation
             elif kwarg == "pk" and "attestation" in name:
                 value = public_attestation
             elif getattr(view, "queryset", None) is not None:
