@@ -203,6 +203,8 @@ def test_the_command_builds_a_database_and_will_not_overwrite_one(tmp_path):
     with sqlite3.connect(target) as db:
         assert db.execute("SELECT COUNT(*) FROM registry_company").fetchone() == (100,)
         assert db.execute("SELECT COUNT(*) FROM registry_sectorsnapshot").fetchone() == (1,)
+        published = "SELECT COUNT(*) FROM passports_batterypassport WHERE lifecycle = 'published'"
+        assert db.execute(published).fetchone() == (40,)
     with pytest.raises(CommandError, match="exists; pass --drop"):
         call_command("build_large_registry", database_url=url, scale=SCALE, stdout=out)
 

@@ -104,12 +104,16 @@ class Command(BaseCommand):
         if not 0 < scale <= 10:
             raise CommandError("--scale must be above 0 and at most 10")
         if into_current:
+            from passports.scale import build_passports
             from registry.scale import build_registry
 
             try:
                 report = build_registry(seed, scale, progress=self.stdout.write)
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
+            t0 = time.perf_counter()
+            report.counts["passports"] = build_passports(seed, scale)
+            report.seconds["passports"] = time.perf_counter() - t0
             from django.db import connection
 
             if connection.vendor == "postgresql":
