@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.errors import Conflict
+from config.links import link_maker
 from config.pagination import CappedCountPaginator, page_of
 from taxonomy.selectors import load_landscape
 
@@ -74,17 +75,22 @@ def attestation_list(request):
     rows = filterset.qs if valid else rows.none()
     # Counted up to 1,000: an exact COUNT of 200,000 attestations was most of the page.
     page, query = page_of(request, rows, LIST_PAGE_SIZE, CappedCountPaginator)
+    attestations = list(page.object_list)
+    detail, scorecard = link_maker("registry:attestation-detail"), link_maker("registry:scorecard")
+    standard = link_maker("taxonomy:standard-detail")
+    for a in attestations:
+        a.links = (detail(a.pk), scorecard(a.company_id), standard(a.standard.code))
     return render(
         request,
         "registry/attestation_list.html",
         {
             "form": form,
             "filter_errors": {} if valid else filterset.errors,
-            "attestations": page.object_list,
+            "attestations": attestations,
             "page": page,
             "query": query,
             "can_log": can_log_attestations(request.user),
-            "demo": any(a.demo for a in page.object_list),
+            "demo": any(a.demo for a in attestations),
             "company_chosen": _supplier(params.get("company")),
         },
         status=200 if valid else 400,
