@@ -18,9 +18,10 @@ What is followed, and where:
 A credential is signed once (per passport version; per attestation as it reads) and kept;
 each tier's presentation drops the disclosures it may not see. Status is derived from the
 registry when the list is asked for, never stored: a passport version is revoked once a
-newer version is published; an attestation's credential is revoked once the attestation is
-revoked, rejected, expired or past its validity, or a newer credential replaced it, and is
-suspended while the attestation is suspended.
+newer version is published, and every version once the passport has ceased (recycled); an
+attestation's credential is revoked once the attestation is revoked, rejected, expired or
+past its validity, or a newer credential replaced it, and is suspended while the
+attestation is suspended.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def flagged(purpose: str, today: dt.date | None = None):
     ended = (Attestation.Status.REVOKED, Attestation.Status.EXPIRED, Attestation.Status.REJECTED)
     return IssuedCredential.objects.filter(
         Q(passport_version__number__lt=F("passport_version__passport__version"))
+        # A ceased passport (recycled, Art. 77(6)): its latest version's credential too.
+        | Q(passport_version__passport__ceased_at__isnull=False)
         | Q(attestation__status__in=ended)
         | Q(attestation__valid_until__lt=today)
         | Q(Exists(replaced), attestation__isnull=False)

@@ -16,6 +16,9 @@ from simple_history.models import HistoricalRecords
 
 from registry.models import Attestation, Company, MinedSource, Organisation, SupplyRelationship
 
+from .gtin import normalise as normalise_gtin
+from .gtin import validate_gtin
+
 
 class BatteryCategory(models.TextChoices):
     EV = "ev", "Electric vehicle battery"
@@ -78,6 +81,16 @@ class BatteryModel(models.Model):
     name = models.CharField(max_length=200)
     category = models.CharField(max_length=20, choices=BatteryCategory.choices)
     chemistry = models.CharField(max_length=40, help_text="Short name, e.g. NMC811, LFP")
+    # The trade item's GTIN: with a battery's serial it makes the Digital Link its QR
+    # code carries (passports/resolver.py). Kept as GTIN-14.
+    gtin = models.CharField(
+        "GTIN",
+        max_length=14,
+        blank=True,
+        db_index=True,
+        validators=[validate_gtin],
+        help_text="GS1 GTIN-8, 12, 13 or 14 with its check digit; kept as 14 digits",
+    )
     data = models.JSONField(
         default=dict,
         blank=True,
@@ -104,11 +117,21 @@ class BatteryModel(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["manufacturer", "model_identifier"], name="uniq_battery_model"
-            )
+            ),
+            # A GTIN names one trade item (GS1 GTIN Management Standard): two models with
+            # one GTIN would make a Digital Link ambiguous.
+            models.UniqueConstraint(
+                fields=["gtin"], condition=~models.Q(gtin=""), name="uniq_battery_model_gtin"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model_identifier})"
+
+    def save(self, *args, **kwargs):
+        if self.gtin:  # any accepted length is kept as GTIN-14; a bad one is refused
+            self.gtin = normalise_gtin(self.gtin)
+        super().save(*args, **kwargs)
 
 
 class Lifecycle(models.TextChoices):
@@ -174,6 +197,22 @@ class BatteryPassport(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # End of life (Art. 77(6)): once the battery is recycled the passport ceases; its
+    # versions stay readable. Not a lifecycle value: every read of published passports
+    # (API, page, credentials) must keep finding it.
+    ceased_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the passport ceased (recycled)"
+    )
+    recycled_on = models.DateField(null=True, blank=True, editable=False)
+    recycler = models.ForeignKey(
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recycled_passports",
+        editable=False,
+        help_text="The organisation that recycled the battery",
+    )
 
     demo = models.BooleanField(
         default=False, editable=False, help_text="Illustrative demo record, not real data"
@@ -198,6 +237,10 @@ class BatteryPassport(models.Model):
     @property
     def category(self) -> str:
         return self.battery_model.category
+
+    @property
+    def ceased(self) -> bool:
+        return self.ceased_at is not None
 
 
 class PassportVersion(models.Model):
@@ -265,6 +308,7 @@ class PassportEvent(models.Model):
         VERSION = "version", "New version"
         READING = "reading", "Dynamic data appended"
         STATUS = "status", "Battery status changed"
+        CEASED = "ceased", "Passport ceased (battery recycled)"
 
     passport = models.ForeignKey(BatteryPassport, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -9,14 +9,17 @@ passports/access.py.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 
 from registry import permissions as registry_rules
 from registry.models import Membership
 from registry.permissions import company_of, is_staff
 
 from . import access
-from .models import BatteryModel, BatteryPassport
+from .models import AccessGrant, BatteryModel, BatteryPassport
 
 MANAGING_ROLES = (Membership.Role.COMPLIANCE_OFFICER, Membership.Role.REVIEWER)
 
@@ -58,6 +61,44 @@ def can_repurpose(user, passport: BatteryPassport, new_operator_id: int) -> bool
     return "legitimate_interest" in access.roles_for(
         requester, passport.battery_model.manufacturer_id
     )
+
+
+def is_recycler_for(user, manufacturer_id: int) -> bool:
+    """A compliance officer or reviewer of an organisation holding a recycler's access grant
+    in force for the manufacturer's passports (any manufacturer when the grant names none)."""
+    membership = registry_rules.membership_of(user)
+    if membership is None or membership.role not in MANAGING_ROLES:
+        return False
+    today = dt.date.today()
+    return (
+        AccessGrant.objects.filter(
+            organisation_id=membership.organisation_id,
+            purpose=AccessGrant.Purpose.RECYCLER,
+            revoked=False,
+            valid_from__lte=today,
+        )
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .filter(Q(manufacturer__isnull=True) | Q(manufacturer_id=manufacturer_id))
+        .exists()
+    )
+
+
+def authorize_recycle(user, passport: BatteryPassport, recycler):
+    """Who records that the battery was recycled (its passport ceases): its manufacturer's
+    or economic operator's people and staff, naming the recycler (or none); or the recycler
+    itself (a recycler's grant for the manufacturer), which records its own organisation.
+    Returns the recycler to record."""
+    if can_change(user, passport):
+        return recycler
+    if not is_recycler_for(user, passport.battery_model.manufacturer_id):
+        raise PermissionDenied(
+            "Only the manufacturer, the economic operator, a recycler with an access grant "
+            "for its passports, or staff may record that the battery was recycled."
+        )
+    own = registry_rules.membership_of(user).organisation
+    if recycler is not None and recycler.pk != own.pk:
+        raise ValidationError({"recycler": "A recycler records its own recycling only."})
+    return own
 
 
 def authorize_change(user, passport: BatteryPassport) -> None:

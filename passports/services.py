@@ -252,6 +252,28 @@ def passport_revise(
     locked = _locked(passport)
     if locked.lifecycle != Lifecycle.PUBLISHED:
         raise Conflict("A draft is edited in place; revise only published passports.")
+    refuse_closed(locked)
+    return _revise(
+        locked,
+        data=data,
+        user=user,
+        note=note,
+        expected_version=expected_version,
+        battery_status=battery_status,
+    )
+
+
+def _revise(
+    locked: BatteryPassport,
+    *,
+    data: dict,
+    user,
+    note: str,
+    expected_version: int | None,
+    battery_status: str | None,
+) -> BatteryPassport:
+    """The revision of a locked, published passport (the closing checks done by the caller:
+    repurposing records the hand-over on the original it closes)."""
     if expected_version is not None and expected_version != locked.version:
         raise Conflict(
             f"The passport is at version {locked.version}, not {expected_version}; "
@@ -312,6 +334,7 @@ def append_reading(
         )
     if locked.lifecycle != Lifecycle.PUBLISHED:
         raise Conflict("Dynamic data is recorded once the passport is published.")
+    refuse_closed(locked)
     path = ATTRIBUTE_PATHS[number][0]
     document = copy.deepcopy(locked.document)
     _set_at(document, path, value)
@@ -352,7 +375,10 @@ def passport_repurpose(
     user=None,
 ) -> BatteryPassport:
     """A repurposed or remanufactured battery gets a new passport linked to the old one;
-    the old passport records the new status in a new version."""
+    the old passport records the new status in a new version and is closed: responsibility
+    moves to the economic operator who places the battery on the market again, on the new
+    passport (Regulation (EU) 2023/1542 Art. 77(7)), and the original's operator no longer
+    changes the original (`refuse_closed`)."""
     if new_status not in SUCCESSOR_STATUSES:
         raise ValidationError(
             {"battery_status": "Only repurposing or remanufacturing makes a new passport."}
@@ -360,6 +386,8 @@ def passport_repurpose(
     locked = _locked(passport)
     if locked.lifecycle != Lifecycle.PUBLISHED:
         raise Conflict("Only a published passport can have a successor.")
+    if locked.ceased:
+        raise Conflict(_ceased_message(locked))
     if hasattr(locked, "successor"):
         raise Conflict(f"{locked} already has a successor passport ({locked.successor}).")
     # The successor starts from what the repurposer may see of the original, no more.
@@ -382,14 +410,85 @@ def passport_repurpose(
         predecessor=locked,
         battery_status=new_status,
     )
-    passport_revise(
-        passport=locked,
+    _revise(
+        locked,
         data={},
         user=user,
         battery_status=new_status,
         note=f"{STATUS_LABELS[new_status]}: continued as {successor.internal_id}",
+        expected_version=None,
     )
     return successor
+
+
+# --- End of life (Regulation (EU) 2023/1542 Art. 77(6)-(7)) ----------------------------------
+
+
+def _ceased_message(passport: BatteryPassport) -> str:
+    return (
+        f"The passport {passport.internal_id} has ceased: the battery was recycled on "
+        f"{passport.recycled_on:%Y-%m-%d} (Art. 77(6)). Its history stays readable; no new "
+        "versions, readings or revisions."
+    )
+
+
+def refuse_closed(passport: BatteryPassport) -> None:
+    """No change to a passport that has ceased (recycled) or was closed by repurposing
+    (its successor's economic operator answers for the battery now)."""
+    if passport.ceased:
+        raise Conflict(_ceased_message(passport))
+    internal_id = (
+        BatteryPassport.objects.filter(predecessor=passport)
+        .values_list("internal_id", flat=True)
+        .first()
+    )
+    if internal_id is not None:
+        raise Conflict(
+            f"The passport {passport.internal_id} is closed: the battery was repurposed or "
+            f"remanufactured and continues as {internal_id}, kept by its new economic "
+            "operator (Art. 77(7))."
+        )
+
+
+@transaction.atomic
+def passport_recycle(
+    *,
+    passport: BatteryPassport,
+    recycled_on: dt.date,
+    recycler=None,
+    user=None,
+) -> BatteryPassport:
+    """The battery was recycled: its passport ceases (Regulation (EU) 2023/1542 Art. 77(6):
+    "the battery passport shall cease to exist after the battery has been recycled").
+    Nothing is deleted: the versions stay readable, and the latest version's credential
+    reads as revoked in the status list (credentials.services.flagged). A battery is
+    recycled once its status is waste (revise it with battery_status "waste" first)."""
+    locked = _locked(passport)
+    if locked.lifecycle != Lifecycle.PUBLISHED:
+        raise Conflict("A draft was never placed on the market: it is not recycled.")
+    if locked.ceased:
+        raise Conflict(_ceased_message(locked) + " It is recycled once.")
+    refuse_closed(locked)
+    if locked.battery_status != BatteryStatus.WASTE:
+        raise Conflict(
+            f"The battery status is {STATUS_LABELS[locked.battery_status]!r}: a battery is "
+            "recycled once it is waste. Revise the passport with battery_status 'waste' first."
+        )
+    if recycled_on > timezone.localdate():
+        raise ValidationError({"recycled_on": "The recycling date is in the future."})
+    if locked.published_at and recycled_on < timezone.localdate(locked.published_at):
+        raise ValidationError(
+            {"recycled_on": "The recycling date is before the passport was published."}
+        )
+    locked.ceased_at = timezone.now()
+    locked.recycled_on = recycled_on
+    locked.recycler = recycler
+    locked.revision += 1  # the ETag changes: readers see the ceased state
+    locked.save(update_fields=["ceased_at", "recycled_on", "recycler", "revision", "updated_at"])
+    PassportEvent.objects.create(
+        passport=locked, kind=PassportEvent.Kind.CEASED, version=locked.version
+    )
+    return locked
 
 
 @transaction.atomic
