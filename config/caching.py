@@ -15,7 +15,9 @@ showing a new token) keeps it, marked private.
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 # URL names (namespace:name) whose anonymous GETs may be cached publicly.
-PUBLIC_VIEWS = frozenset({"api:passport-detail", "passports:public", "passports:qr"})
+PUBLIC_VIEWS = frozenset(
+    {"api:passport-detail", "passports:public", "passports:qr", "passports:qr-png"}
+)
 PUBLIC_MAX_AGE = 60
 
 

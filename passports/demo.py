@@ -17,6 +17,12 @@ from .catalogue import ATTRIBUTE_PATHS
 from .models import AccessGrant, BatteryModel, BatteryPassport, PassportAttribute
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
+# GS1 prefix 952 is GS1's own for examples and demonstrations: no real product has these.
+DEMO_GTINS = {
+    "NMC811-EV-75": "09520000000011",
+    "LFP-ESS-280": "09520000000028",
+    "NMC811-2L-ESS": "09520000000035",
+}
 
 
 def sample(name: str) -> dict:
@@ -50,7 +56,7 @@ def _company(*names: str) -> Company | None:
     return None
 
 
-def _model(manufacturer, identifier, name, category, chemistry, document, extra=None):
+def _model(manufacturer, identifier, name, category, chemistry, document, extra=None, gtin=""):
     model_part, _ = split(document)
     battery_model, _ = BatteryModel.objects.get_or_create(
         manufacturer=manufacturer,
@@ -63,6 +69,9 @@ def _model(manufacturer, identifier, name, category, chemistry, document, extra=
             "catenax_extra": extra or {},
         },
     )
+    if gtin and not battery_model.gtin:  # models loaded before GTINs were kept
+        battery_model.gtin = gtin
+        battery_model.save(update_fields=["gtin"])
     return battery_model
 
 
@@ -88,6 +97,7 @@ def load_demo_passports() -> dict[str, int]:
         "NMC811",
         nmc_doc,
         catenax_extra(),
+        gtin=DEMO_GTINS["NMC811-EV-75"],
     )
     # The model's cells are made from CATL's recorded supplies of the battery minerals.
     nmc.supply_relationships.set(
@@ -105,6 +115,7 @@ def load_demo_passports() -> dict[str, int]:
         "LFP",
         lfp_doc,
         catenax_extra("lfp_stationary_pack"),
+        gtin=DEMO_GTINS["LFP-ESS-280"],
     )
     lfp.supply_relationships.set(
         SupplyRelationship.objects.filter(buyer=catl, mineral__code="lithium")
@@ -143,6 +154,7 @@ def load_demo_passports() -> dict[str, int]:
             "NMC811",
             repurposed_doc,
             catenax_extra("repurposed_nmc811_pack"),
+            gtin=DEMO_GTINS["NMC811-2L-ESS"],
         )
         _, own = split(repurposed_doc)
         successor = services.passport_repurpose(

@@ -1,24 +1,19 @@
 """The public page of a battery (what its QR code opens: public attributes only), and the
 list of the passports a requester may see."""
 
-from io import BytesIO
-
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from config.pagination import page_of
 from registry.models import Company
 
-from . import access, selectors
-from .catalogue import ASPECTS
+from . import access, qr, selectors
 from .filters import PassportListFilter
-from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle, PassportAttribute
+from .models import BatteryCategory, BatteryPassport, BatteryStatus, Lifecycle
+from .presentation import header_facts, public_rows, verification
 from .selectors import identifier_q
-from .services import attribute_values
 
 
 def _published(identifier: str) -> BatteryPassport:
@@ -39,34 +34,26 @@ def public_url(passport: BatteryPassport) -> str:
 @require_GET
 def public_page(request, identifier):
     passport = _published(identifier)
-    document = passport.public_document  # the public projection, computed on each change
-    rows = []
-    for attribute in PassportAttribute.objects.filter(access="public"):
-        values = attribute_values(document, attribute.number)
-        if values:
-            rows.append({"attribute": attribute, "values": values})
+    # Rows and header both read the public projection, so they name the same facts.
+    rows = public_rows(passport.public_document)
     return render(
         request,
         "passports/public.html",
         {
             "passport": passport,
             "rows": rows,
-            "aspects": ASPECTS,
+            "header": header_facts(rows),
             "public_url": public_url(passport),
             "demo": passport.demo,
+            "verification": verification(passport),
         },
     )
 
 
 @require_GET
-def qr_code(request, identifier):
-    passport = _published(identifier)
-    image = qrcode.make(
-        public_url(passport), image_factory=qrcode.image.svg.SvgPathImage, box_size=8
-    )
-    buffer = BytesIO()
-    image.save(buffer)
-    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+def qr_code(request, identifier, kind="svg"):
+    """The battery's QR code, print-ready (passports/qr.py): ?size= pixels across."""
+    return qr.response(_published(identifier), kind, request.GET.get("size"))
 
 
 LIST_PAGE_SIZE = 50
