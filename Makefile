@@ -12,7 +12,7 @@ DEMO_DATA ?= 1
 export PORT
 run setup data worker beat check bench bench-postgres bench-passport bench-scale: export DEBUG ?= 1
 # The development credential signing key (manage.py credential_devkey), never committed.
-run setup: export CREDENTIAL_SIGNING_KEYS_FILE ?= $(CURDIR)/var/credential-keys.json
+run setup bench-passport: export CREDENTIAL_SIGNING_KEYS_FILE ?= $(CURDIR)/var/credential-keys.json
 
 .PHONY: install run setup data test test-postgres lint typecheck format check worker beat bench bench-postgres bench-passport bench-scale fuzz clean
 
@@ -87,10 +87,11 @@ bench-postgres: install  ## whole supply_chain() vs the bare-cursor floor, Postg
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_trace --sizes $(TRACE_SIZES)
 
-bench-passport: install  ## passport detail vs a bare psycopg endpoint, req/s (PostgreSQL)
+bench-passport: install  ## passport detail and credential vs a bare psycopg endpoint, by wrk (PostgreSQL)
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_reference > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py load_demo > /dev/null
+	$(BIN)/python manage.py credential_devkey > /dev/null
 	DATABASE_URL=$(PG_URL) $(BIN)/python manage.py bench_passport
 
 # SCALE=0.1 for a quicker run; BENCH_REPEAT repetitions per route (median); BENCH_ARGS=--keep

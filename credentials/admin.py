@@ -16,3 +16,7 @@ class IssuedCredentialAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Its id is its place in the status lists, and presentations are cached per version.
+        return False
