@@ -9,6 +9,8 @@ from api.views import (
     credentials,
     intake,
     intake_rmi,
+    passport_aas,
+    passport_life,
     passports,
     registry,
     supply,
@@ -40,6 +42,16 @@ urlpatterns = [
     path("passports/bulk/", passports.PassportBulkView.as_view(), name="passport-bulk"),
     path("passports/changes/", passports.ChangeFeedView.as_view(), name="passport-changes"),
     path("passports/import/", passports.PassportImportView.as_view(), name="passport-import"),
+    path(
+        "passports/registration/",
+        passport_life.RegistrationListView.as_view(),
+        name="passport-registration-list",
+    ),
+    path(
+        "passports/import/aas/",
+        passport_aas.PassportAasImportView.as_view(),
+        name="passport-import-aas",
+    ),
     path(
         "passports/<str:identifier>/credential/",
         credentials.PassportCredentialView.as_view(),

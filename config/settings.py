@@ -24,6 +24,9 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT',
 # holding it; never in the repository. `make run` makes a development key under var/.
 CREDENTIAL_SIGNING_KEYS = env_str("CREDENTIAL_SIGNING_KEYS", "")
 CREDENTIAL_SIGNING_KEYS_FILE = env_str("CREDENTIAL_SIGNING_KEYS_FILE", "")
+# The EU digital product passport registry's intake (passports.registry_record.submit):
+# empty, the submitter is off and says so; records are exported either way.
+DPP_REGISTRY_URL = env_str("DPP_REGISTRY_URL", "")
 # Only the benchmark command turns this on (a bare psycopg endpoint to compare against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 

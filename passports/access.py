@@ -151,6 +151,8 @@ PASSPORT_FIELDS: dict = {
     "lifecycle": (),  # the passport's own state; drafts reach their owners only
     "battery_status": (STATUS_ATTRIBUTE,),
     "predecessor__internal_id": (STATUS_ATTRIBUTE,),
+    # The passport ceased (Art. 77(6)): the passport's own state, public like its lifecycle.
+    "ceased_at": (),
     "version": (),  # publications are public (Art. 77(5)); what changed is cut per version
     "revision": (),
     "updated_at": (),
@@ -253,6 +255,7 @@ MODEL_FIELDS: dict = {
     "name": (2,),
     "category": (9,),
     "chemistry": (31,),
+    "gtin": (2,),  # the trade item's number, printed with the model's identifier
     "data": _document,
     "catenax_extra": CATENAX_EXTRA,
     # Registry records: each answers at /api/registry/ under its own visibility.

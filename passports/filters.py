@@ -28,6 +28,12 @@ class PassportFilterSet(django_filters.FilterSet):
     published_since = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
     economic_operator = django_filters.NumberFilter()
     demo = django_filters.BooleanFilter()
+    ceased = django_filters.BooleanFilter(
+        field_name="ceased_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: passports that ceased when their battery was recycled (Art. 77(6)).",
+    )
 
     def filter_status(self, queryset, name, value):
         requester = getattr(self.request, "_passport_requester", None) or access.requester_for(
@@ -57,6 +63,7 @@ class PassportFilterSet(django_filters.FilterSet):
             "published_since",
             "economic_operator",
             "demo",
+            "ceased",
         ]
 
 

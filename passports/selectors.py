@@ -18,7 +18,7 @@ from registry.selectors import company_coverage
 from registry.supply import supply_chain
 from taxonomy.models import Mineral
 
-from . import access, exports
+from . import aas, access, exports
 from .models import BatteryModel, BatteryPassport, Lifecycle, PassportEvent
 
 # --- Identifiers ----------------------------------------------------------------------
@@ -68,6 +68,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "battery_model__chemistry",
     "battery_model__manufacturer_id",
     "predecessor__internal_id",
+    "ceased_at",
     "demo",
 )
 # The big JSON columns, read only where an answer carries the document.
@@ -379,6 +380,16 @@ def catenax_export(requester: Requester, passport: BatteryPassport) -> dict:
         sees_status=access.sees_status(roles),
         extra=access.project_extra(passport.battery_model.catenax_extra, roles),
     )
+
+
+def aas_export(requester: Requester, passport: BatteryPassport) -> dict:
+    """An AAS v3 environment (IDTA-02035 style submodels) of the Battery Pass document as the
+    tier may see it. The asset is named by the Battery Pass identifier (attribute 1)."""
+    roles, document = passport_view(requester, passport)
+    asset_id = passport.batterypass_id
+    if not access.can_see(1, roles):  # public in attributes.csv; kept cut should that change
+        asset_id = f"urn:registry:passport:{passport.pk}"
+    return aas.to_jsonable(exports.to_batterypass(document), asset_id)
 
 
 # --- Supply chain behind a battery model ------------------------------------------

@@ -3,6 +3,7 @@ answers: every route under /api/passports/, taken from the URL resolver, is call
 anonymous, as a legitimate-interest grantee and as the manufacturer, and each answer is
 validated against the schema the document declares for its operation and status."""
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -222,6 +223,26 @@ def _import_body(s) -> dict:
     }
 
 
+def _aas_import_body(s) -> dict:
+    from passports import aas
+
+    body = _import_body(s)
+    document = body.pop("document")
+    identifier = document["GeneralProductInformation"]["batteryPassportIdentifier"]
+    return {**body, "environment": aas.to_jsonable(document, identifier)}
+
+
+def _today() -> str:
+    return dt.date.today().isoformat()
+
+
+def _waste(s):
+    """A published passport whose battery is waste: it may be recycled (tests/test_eol_*)."""
+    return services.passport_revise(
+        passport=s.fresh_published(), data={}, battery_status="waste", note="schema check"
+    )
+
+
 def _reading_body() -> dict:
     at = "2026-11-02T08:00:00Z"
     return {
@@ -304,9 +325,28 @@ CALLS = {
         s, "export/batterypass/"
     ),
     (f"{PREFIX}{{identifier}}/export/catenax/", "GET"): lambda s: _each(s, "export/catenax/"),
+    (f"{PREFIX}{{identifier}}/export/aas/", "GET"): lambda s: _each(s, "export/aas/"),
     (f"{PREFIX}{{identifier}}/credential/", "GET"): lambda s: [
         *_each(s, "credential/"),
         Call(f"{PREFIX}no-such-passport/credential/"),
+    ],
+    (f"{PREFIX}{{identifier}}/recycle/", "POST"): lambda s: [
+        Call(f"{PREFIX}{_waste(s).internal_id}/recycle/", {"recycled_on": _today()}),
+        Call(f"{PREFIX}{s.fresh_published().internal_id}/recycle/", {"recycled_on": _today()}),
+        Call(f"{PREFIX}{_waste(s).internal_id}/recycle/", {"recycled_on": "not a date"}),
+    ],
+    (f"{PREFIX}{{identifier}}/chain/", "GET"): lambda s: [
+        *_each(s, "chain/"),
+        Call(f"{PREFIX}{s.original.internal_id}/chain/"),
+    ],
+    (f"{PREFIX}{{identifier}}/registration/", "GET"): lambda s: [
+        *_each(s, "registration/"),
+        Call(f"{PREFIX}no-such-passport/registration/"),
+    ],
+    (f"{PREFIX}registration/", "GET"): lambda s: [
+        Call(f"{PREFIX}registration/"),
+        Call(f"{PREFIX}registration/?page_size=1"),
+        Call(f"{PREFIX}registration/?format=xml"),
     ],
     (f"{PREFIX}bulk/", "POST"): lambda s: [
         Call(
@@ -329,6 +369,10 @@ CALLS = {
     (f"{PREFIX}import/", "POST"): lambda s: [
         Call(f"{PREFIX}import/", _import_body(s)),
         Call(f"{PREFIX}import/", {**_import_body(s), "document": {"Labeling": {}}}),
+    ],
+    (f"{PREFIX}import/aas/", "POST"): lambda s: [
+        Call(f"{PREFIX}import/aas/", _aas_import_body(s)),
+        Call(f"{PREFIX}import/aas/", {**_aas_import_body(s), "environment": {"submodels": 1}}),
     ],
     (f"{PREFIX}models/", "GET"): lambda s: [
         Call(f"{PREFIX}models/"),

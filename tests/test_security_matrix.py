@@ -777,6 +777,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("api:passport-version", "get"): published_read("versions/1/"),
     ("api:passport-export-batterypass", "get"): published_read("export/batterypass/"),
     ("api:passport-export-catenax", "get"): published_read("export/catenax/"),
+    ("api:passport-export-aas", "get"): published_read("export/aas/"),
     ("api:passport-bulk", "post"): _one(
         "published",
         lambda s: s.published(),
@@ -784,6 +785,29 @@ RULES: dict[tuple[str, str], Rule] = {
         EVERYONE,
     ),
     ("api:passport-changes", "get"): public_read(f"{PP}/changes/"),
+    # End of life (tests/test_eol_*): the owners, staff and a recycler's grant recycle a waste
+    # battery; the chain and the registry record are reads (drafts: like a missing id).
+    ("api:passport-recycle", "post"): _one(
+        "waste",
+        lambda s: _waste(s),
+        lambda s, p: Call("post", f"{PP}/{p.internal_id}/recycle/", {"recycled_on": _today()}),
+        MAKER_PASSPORTS | {"grantee_current"},
+    ),
+    ("api:passport-chain", "get"): read(
+        lambda p: f"{PP}/{p.internal_id}/chain/",
+        {"published": lambda s: s.published(), "draft": lambda s: s.draft()},
+        {"published": EVERYONE, "draft": MAKER_MEMBERS},
+        {"draft": EVERYONE - MAKER_MEMBERS},
+        lambda s: Call("get", f"{PP}/no-such-passport/chain/"),
+    ),
+    ("api:passport-registration", "get"): read(
+        lambda p: f"{PP}/{p.internal_id}/registration/",
+        {"published": lambda s: s.published(), "draft": lambda s: s.draft()},
+        {"published": EVERYONE, "draft": NOBODY},
+        {"draft": EVERYONE},
+        lambda s: Call("get", f"{PP}/no-such-passport/registration/"),
+    ),
+    ("api:passport-registration-list", "get"): public_read(f"{PP}/registration/"),
     ("api:passport-import", "post"): _one(
         "new",
         _none,
@@ -792,6 +816,20 @@ RULES: dict[tuple[str, str], Rule] = {
             f"{PP}/import/",
             {
                 "document": _imported(s),
+                "battery_model": s.world.model().pk,
+                "economic_operator": s.world.operator.pk,
+            },
+        ),
+        MAKER_PASSPORTS,
+    ),
+    ("api:passport-import-aas", "post"): _one(
+        "new",
+        _none,
+        lambda s, o: Call(
+            "post",
+            f"{PP}/import/aas/",
+            {
+                "environment": _imported_aas(s),
                 "battery_model": s.world.model().pk,
                 "economic_operator": s.world.operator.pk,
             },
@@ -967,6 +1005,30 @@ RULES: dict[tuple[str, str], Rule] = {
         {"published": lambda s: s.published()},
         {"published": EVERYONE},
     ),
+    ("passports:qr-png", "get"): read(
+        lambda p: f"/p/{p.internal_id}/qr.png?size=256",
+        {"published": lambda s: s.published(), "draft": lambda s: s.draft()},
+        {"published": EVERYONE, "draft": NOBODY},
+        {"draft": EVERYONE},
+        lambda s: Call("get", "/p/no-such-passport/qr.png?size=256"),
+    ),
+    # GS1 Digital Link: published batteries only, for their owners too (it is printed on
+    # the battery); the JSON answer is cut to the tier like the API's.
+    ("passports:digital-link", "get"): Rule(
+        {
+            "published": lambda s: _with_gtin(s.published()),
+            "draft": lambda s: _with_gtin(s.draft()),
+        },
+        lambda s, p: Call("get", _digital_link(p), headers={"HTTP_ACCEPT": "application/json"}),
+        {"published": EVERYONE, "draft": NOBODY},
+        {"draft": EVERYONE},
+        lambda s: Call(
+            "get",
+            "/01/09520000000011/21/no-such-passport",
+            headers={"HTTP_ACCEPT": "application/json"},
+        ),
+    ),
+    ("passports:gs1resolver", "get"): public_read("/.well-known/gs1resolver"),
     ("intake:upload", "get"): _one("-", _none, lambda s, o: Call("get", "/intake/"), OFFICERS),
     ("intake:job", "get"): read(
         lambda j: f"/intake/{j.pk}/",
@@ -1041,6 +1103,20 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+def _with_gtin(passport):
+    """The passport, its model given a GTIN of its own (GS1 prefix 952: for examples)."""
+    from passports.gtin import check_digit
+
+    body = f"0952{passport.battery_model_id:09d}"
+    passport.battery_model.gtin = body + str(check_digit(body))
+    passport.battery_model.save(update_fields=["gtin"])
+    return passport
+
+
+def _digital_link(passport) -> str:
+    return f"/01/{passport.battery_model.gtin}/21/{passport.battery_identifier}"
+
+
 def _with_evidence(scene, attestation):
     evidence = Evidence.objects.create(
         attestation=attestation,
@@ -1102,6 +1178,26 @@ def _intake_job(scene):
         organisation=scene.maker_org,
         summary={"errors": 0, "written": False},
     )
+
+
+def _imported_aas(scene):
+    from passports import aas
+
+    document = _imported(scene)
+    identifier = document["GeneralProductInformation"]["batteryPassportIdentifier"]
+    return aas.to_jsonable(document, identifier)
+
+
+def _waste(scene):
+    from passports import services
+
+    return services.passport_revise(
+        passport=scene.published(), data={}, battery_status="waste", note="matrix: waste"
+    )
+
+
+def _today():
+    return dt.date.today().isoformat()
 
 
 def _imported(scene):

@@ -1,6 +1,7 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from passports import access
+from passports import access, gtin
 from passports.catalogue import SCHEMA_FILES
 from passports.models import (
     SUCCESSOR_STATUS_CHOICES,
@@ -29,6 +30,7 @@ class BatteryModelSerializer(serializers.ModelSerializer):
             "name",
             "category",
             "chemistry",
+            "gtin",
             "data",
             "catenax_extra",
             "supply_relationships",
@@ -44,6 +46,12 @@ class BatteryModelSerializer(serializers.ModelSerializer):
         requester = self.context.get("requester") or Requester.anonymous()
         roles = access.roles_for(requester, instance.manufacturer_id)
         return access.cut(super().to_representation(instance), roles, access.MODEL_FIELDS)
+
+    def validate_gtin(self, value: str) -> str:
+        try:
+            return gtin.free_gtin(value, self.instance)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
 
     def get_fields(self):
         # An attestation the requester may not see cannot be linked, and answers exactly
@@ -186,6 +194,11 @@ class PassportSummarySerializer(RowSerializer):
         help_text="The passport of the battery before repurposing or remanufacturing "
         "(Art. 77(7)); it reveals the status, so it follows attribute 11: null for a tier "
         "that may not see it",
+    )
+    ceased_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the passport ceased because the battery was recycled (Art. 77(6)); "
+        "null while it lives. Its versions stay readable.",
     )
     demo = serializers.BooleanField(help_text="Illustrative demo record, not real data")
 

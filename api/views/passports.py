@@ -24,9 +24,12 @@ from api.mixins import GuardedRecordMixin
 from api.negotiation import Negotiation
 from api.pagination import Pagination
 from api.permissions import PassportPermission
+from api.serializers import passport_aas as aas_s
+from api.serializers import passport_life as life_s
 from api.serializers import passports as s
 from config import preconditions
-from passports import access, selectors, services
+from passports import access, registry_record, selectors, services
+from passports import chain as life_chain
 from passports import permissions as rules
 from passports.filters import PassportFilterSet
 from passports.models import BatteryModel
@@ -129,6 +132,7 @@ class BatteryModelViewSet(
         "category": ["exact"],
         "chemistry": ["exact"],
         "model_identifier": ["exact"],
+        "gtin": ["exact"],
         "supply_relationships": ["exact"],
         "mined_sources": ["exact"],
         "attestations": ["exact"],
@@ -200,6 +204,12 @@ class PassportViewSet(viewsets.GenericViewSet):
         "created_at": "a draft's creation; select by ?updated_since= or ?published_since=",
         "version": "a counter, read from each answer",
         "revision": "a counter, read from each answer (and its ETag)",
+        "ceased_at": "select by ?ceased=true",
+        **dict.fromkeys(
+            ("recycled_on", "recycler"),
+            "who recycled the battery and when follow attribute 11's tier: a filter would "
+            "reveal them",
+        ),
     }
     permission_classes = [PassportPermission]
     serializer_class = s.PassportSummarySerializer
@@ -337,6 +347,42 @@ class PassportViewSet(viewsets.GenericViewSet):
         )
         return _detail(request, successor, status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=life_s.RecycleSerializer,
+        responses={200: s.PassportDetailSerializer, **WRITE_ON_ONE},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticatedOrReadOnly])
+    def recycle(self, request, identifier=None):
+        """The battery was recycled: its passport ceases (Art. 77(6)); its versions stay
+        readable. Its status must be waste first (revise with battery_status "waste");
+        twice is refused (409). The manufacturer's or operator's people, staff, or a
+        recycler holding a recycler's grant for the manufacturer."""
+        passport = self.get_object()
+        body = _body(life_s.RecycleSerializer, request)
+        recycler = rules.authorize_recycle(request.user, passport, body.get("recycler"))
+        passport = services.passport_recycle(
+            passport=passport, recycled_on=body["recycled_on"], recycler=recycler, user=request.user
+        )
+        return _detail(request, passport)
+
+    @extend_schema(responses={200: life_s.ChainSerializer, **NOT_FOUND})
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def chain(self, request, identifier=None):
+        """The battery's passports before and after this one (repurposing, remanufacturing),
+        each as your tier may see it."""
+        result = life_chain.chain(_requester(request), self.get_object())
+        return Response(life_s.ChainSerializer(result).data)
+
+    @extend_schema(responses={200: life_s.RegistrationRecordSerializer, **NOT_FOUND})
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def registration(self, request, identifier=None):
+        """The passport's record for the EU digital product passport registry (public values
+        only; a draft has none)."""
+        record = registry_record.record_for(self.get_object())
+        if record is None:
+            raise NotFound(f"No passport {identifier!r} that you may see.")
+        return Response(life_s.RegistrationRecordSerializer(record).data)
+
     @extend_schema(methods=["get"], responses={200: s.ReadingSerializer(many=True), **NOT_FOUND})
     @extend_schema(
         methods=["post"],
@@ -393,6 +439,14 @@ class PassportViewSet(viewsets.GenericViewSet):
         may see."""
         document = selectors.catenax_export(_requester(request), self.get_object())
         return Response(s.CatenaXExportSerializer(document).data)
+
+    @extend_schema(responses={200: aas_s.AasEnvironmentSerializer, **NOT_FOUND})
+    @action(detail=True, url_path="export/aas", filter_backends=[], pagination_class=None)
+    def export_aas(self, request, identifier=None):
+        """The passport as an Asset Administration Shell (AAS v3.0 environment, IDTA-02035
+        style submodels), holding only what your tier may see."""
+        environment = selectors.aas_export(_requester(request), self.get_object())
+        return Response(aas_s.AasEnvironmentSerializer(environment).data)
 
 
 class PassportBulkView(APIView):
