@@ -3,6 +3,8 @@ actions. What a tier may see is read by passports/selectors.py and cut by
 passports/access.py; who may do what is decided by passports/services.py; every answer is
 an output serializer of api/serializers/passports.py, which is also its OpenAPI schema."""
 
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -78,6 +80,18 @@ class PassportCursor(Pagination):
     """The API's keyset pages (api.pagination), on the id, 100 to a page."""
 
     page_size = 100
+
+
+# A passport's detail answer is the same bytes for the same ETag (uuid, revision: bumped by
+# every change; the roles the tier was cut for) and host (its links are absolute): kept in
+# the shared cache, a read skips the cut, the serializer and the renderer.
+DETAIL_SECONDS = 10 * 60
+DETAIL_KEY_VERSION = 1  # raise when the detail answer changes shape
+
+
+def _detail_key(request, tag: str) -> str:
+    origin = f"{request.scheme}://{request.get_host()}"
+    return f"passport-detail:{DETAIL_KEY_VERSION}:{tag}:{origin}"
 
 
 def _requester(request) -> Requester:
@@ -259,9 +273,14 @@ class PassportViewSet(viewsets.GenericViewSet):
         tag = selectors.row_etag(row, roles)
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        seen = selectors.as_seen(requester, row, roles=roles)
-        data = s.PassportDetailSerializer(seen, context={"request": request}).data
-        return Response(data, headers={"ETag": tag})
+        key = _detail_key(request, tag)
+        body = cache.get(key)
+        if body is None:
+            seen = selectors.as_seen(requester, row, roles=roles)
+            data = s.PassportDetailSerializer(seen, context={"request": request}).data
+            body = JSONRenderer().render(data)
+            cache.set(key, body, DETAIL_SECONDS)
+        return HttpResponse(body, content_type="application/json", headers={"ETag": tag})
 
     @extend_schema(
         request=s.PassportCreateSerializer,
