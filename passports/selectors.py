@@ -342,9 +342,21 @@ def change_feed(requester: Requester, since: int, limit: int) -> ChangeFeed:
     """Events after the cursor `since` on passports the requester may see, each with the
     attributes the tier may see (events of nothing it may see are left out)."""
     visible_ids = visible_passports(requester).values("id")
+    # Only the columns the feed and the roles read: a passport's documents are large, and
+    # a page of 100 events carried 100 of them (11 -> 91 ms at 20,000 passports).
     events = list(
         PassportEvent.objects.filter(id__gt=since, passport_id__in=visible_ids)
         .select_related("passport__battery_model")
+        .only(
+            "id",
+            "kind",
+            "version",
+            "attributes",
+            "at",
+            "passport__internal_id",
+            "passport__economic_operator_id",
+            "passport__battery_model__manufacturer_id",
+        )
         .order_by("id")[:limit]
     )
     shown = []

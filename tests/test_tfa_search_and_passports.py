@@ -213,15 +213,17 @@ def test_passports_list_query_count_does_not_grow_with_the_data():
 
 
 @pytest.mark.postgres
-def test_the_search_reads_other_names_and_mine_names_by_their_trigram_indexes():
+def test_the_search_reads_other_names_mine_names_and_passport_ids_by_trigram_indexes():
     if connection.vendor != "postgresql":
         pytest.skip("trigram indexes are PostgreSQL's")
+    expected = {
+        "company_aliases_trgm_idx",
+        "minedsource_name_trgm_idx",
+        "passport_internal_id_trgm_idx",
+        "passport_batterypass_id_trgm_idx",
+    }
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE indexname IN "
-            "('company_aliases_trgm_idx', 'minedsource_name_trgm_idx')"
+            "SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [list(expected)]
         )
-        assert {row[0] for row in cursor.fetchall()} == {
-            "company_aliases_trgm_idx",
-            "minedsource_name_trgm_idx",
-        }
+        assert {row[0] for row in cursor.fetchall()} == expected
