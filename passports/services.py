@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from config.errors import Conflict
@@ -28,6 +29,7 @@ from .models import (
     PassportEvent,
     PassportVersion,
 )
+from .permissions import can_repurpose
 from .schemas import schema_errors
 
 STATUS_LABELS = {s.value: s.label for s in BatteryStatus}  # Battery Pass enum: "Original", ...
@@ -389,7 +391,7 @@ def passport_repurpose(
     if locked.ceased:
         raise Conflict(_ceased_message(locked))
     if hasattr(locked, "successor"):
-        raise Conflict(f"{locked} already has a successor passport ({locked.successor}).")
+        raise Conflict(f"{locked} already has a successor passport{_named(locked.successor)}.")
     # The successor starts from what the repurposer may see of the original, no more.
     roles = (
         access.ALL_ROLES
@@ -432,21 +434,31 @@ def _ceased_message(passport: BatteryPassport) -> str:
     )
 
 
+def _named(successor: BatteryPassport) -> str:
+    """A successor's id for a message, once published: a draft of the new operator's stays
+    as unseen as a missing passport."""
+    return f" ({successor.internal_id})" if successor.lifecycle == Lifecycle.PUBLISHED else ""
+
+
 def refuse_closed(passport: BatteryPassport) -> None:
-    """No change to a passport that has ceased (recycled) or was closed by repurposing
-    (its successor's economic operator answers for the battery now)."""
+    """No change to a passport that has ceased (recycled) or was closed by repurposing:
+    its own status says repurposed or remanufactured and a successor continues it (its
+    economic operator answers for the battery now). A successor named by someone else's
+    import does not close it: only repurposing sets that status."""
     if passport.ceased:
         raise Conflict(_ceased_message(passport))
-    internal_id = (
+    if passport.battery_status not in SUCCESSOR_STATUSES:
+        return
+    successor = (
         BatteryPassport.objects.filter(predecessor=passport)
-        .values_list("internal_id", flat=True)
+        .only("internal_id", "lifecycle")
         .first()
     )
-    if internal_id is not None:
+    if successor is not None:
         raise Conflict(
             f"The passport {passport.internal_id} is closed: the battery was repurposed or "
-            f"remanufactured and continues as {internal_id}, kept by its new economic "
-            "operator (Art. 77(7))."
+            f"remanufactured and continues on a successor passport{_named(successor)}, kept "
+            "by its new economic operator (Art. 77(7))."
         )
 
 
@@ -500,7 +512,11 @@ def passport_import(
     user=None,
     predecessor: BatteryPassport | None = None,
 ) -> BatteryPassport:
-    """A draft passport from a Battery Pass 1.2.0 document; every schema error is listed."""
+    """A draft passport from a Battery Pass 1.2.0 document; every schema error is listed.
+    A predecessor named is locked and must be free: published, not ceased, with no
+    successor yet, and the importer one who may repurpose it."""
+    if predecessor is not None:
+        _free_predecessor(predecessor, user, economic_operator)
     errors = schema_errors(document)
     if errors:
         raise ValidationError({"document": errors})
@@ -544,6 +560,23 @@ def passport_import(
     return passport
 
 
+def _free_predecessor(predecessor: BatteryPassport, user, economic_operator) -> None:
+    locked = _locked(predecessor)  # two imports naming it at once: one after the other
+    if user is not None and not can_repurpose(user, locked, economic_operator.pk):
+        raise ValidationError(
+            {
+                "predecessor": "Only the predecessor's manufacturer or operator, or a "
+                "second-life operator importing as the new economic operator, may name it."
+            }
+        )
+    if locked.lifecycle != Lifecycle.PUBLISHED:
+        raise ValidationError({"predecessor": "Only a published passport can have a successor."})
+    if locked.ceased:
+        raise Conflict(_ceased_message(locked))
+    if hasattr(locked, "successor"):
+        raise Conflict(f"{locked} already has a successor passport{_named(locked.successor)}.")
+
+
 def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     """The predecessor an import names: a passport the importer may see, whose status the
     importer may see too (a successor link reveals it, attribute 11)."""
@@ -553,6 +586,12 @@ def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     if predecessor is None or not access.sees_status(selectors.roles_for(requester, predecessor)):
         raise ValidationError({"predecessor": f"No passport {identifier!r}."})
     return predecessor
+
+
+def model_changed(model: BatteryModel) -> None:
+    """A battery model's facts are part of each of its passports' answers (identifier,
+    category, chemistry): their revisions move, so ETags and kept answers change too."""
+    BatteryPassport.objects.filter(battery_model=model).update(revision=F("revision") + 1)
 
 
 def check_model_data(data: dict) -> None:

@@ -234,7 +234,9 @@ def test_repurposing_hands_the_battery_over_and_closes_the_original(api, world):
         },
     )
     assert revise.status_code == 409
-    assert successor.internal_id in revise.json()["detail"]
+    # A draft successor stays unseen by the original's owners, like a missing passport.
+    assert "continues on a successor passport" in revise.json()["detail"]
+    assert successor.internal_id not in revise.json()["detail"]
     waste = post(
         api,
         world.owner,
@@ -334,3 +336,38 @@ def test_the_chain_reads_the_same_number_of_queries_however_long(api, world, len
     assert len(response.json()["predecessors"]) + len(response.json()["successors"]) == length - 1
     # the requester's grants, the passport, the walk, the rows
     assert len(queries) == 4, [q["sql"] for q in queries]
+
+
+def test_an_import_naming_someone_elses_passport_neither_closes_it_nor_takes_its_successor(
+    api, world
+):
+    """A grantee that may see the status of a manufacturer's passport cannot import a
+    successor of it for another operator: the original stays open to its owners, and its
+    real repurposing is not blocked."""
+    from passports import services
+    from passports.demo import sample
+
+    original = world.passport()
+    company, model, outsider = second_life()
+    document = sample("repurposed_nmc811_pack")
+    document["GeneralProductInformation"]["batteryPassportIdentifier"] = "urn:x:outsider1"
+    response = post(
+        api,
+        outsider,
+        "/api/passports/import/",
+        {
+            "battery_model": model.pk,
+            "economic_operator": world.operator.pk,  # not the importer's own company
+            "predecessor": original.internal_id,
+            "document": document,
+        },
+    )
+    assert response.status_code in (400, 403), response.content[:300]
+    assert not BatteryPassport.objects.filter(predecessor=original).exists()
+    revised = services.passport_revise(  # no 409: the original is still its owners'
+        passport=original,
+        data={"GeneralProductInformation": {"batteryMass": 1.0}},
+        user=world.owner,
+        note="still the owner's",
+    )
+    assert revised.version == original.version + 1
