@@ -15,6 +15,8 @@ JSON type. Pure functions: the document given is already cut to the requester's 
 
 from __future__ import annotations
 
+import math
+
 from aas_core3 import jsonization, verification
 from aas_core3 import types as aas
 
@@ -203,7 +205,14 @@ def _value(element: aas.SubmodelElement, where: str):
         parse = _FROM_XSD.get(element.value_type)
         if parse is None:
             raise AasError(f"{where}: valueType {element.value_type.value} is not read back")
-        return parse(element.value)
+        try:
+            value = parse(element.value)
+        except ValueError as exc:  # e.g. an xs:integer past Python's digit limit
+            raise AasError(f"{where}: {element.value_type.value} {exc}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON (and the database's jsonb) holds no INF or NaN.
+            raise AasError(f"{where}: {element.value!r} is not a finite number")
+        return value
     raise AasError(
         f"{where}: a {type(element).__name__} is not read back (Property, "
         "SubmodelElementCollection and SubmodelElementList are)"

@@ -252,3 +252,17 @@ def test_only_the_manufacturers_people_import_a_shell(api, world):
 
 def test_every_aspect_has_its_submodel():
     assert sorted(aspect for aspect, _ in aas.SUBMODELS) == sorted(ASPECTS)
+
+
+@pytest.mark.parametrize("value", ["INF", "NaN", "1e999", "9" * 5000])
+def test_a_number_json_cannot_hold_is_refused_naming_where_not_a_500(api, world, value):
+    document = {"GeneralProductInformation": {"batteryMass": 1.0}}
+    environment = aas.to_jsonable(document, "urn:example:9")
+    prop = environment["submodels"][0]["submodelElements"][0]
+    prop["valueType"] = "xs:integer" if value.isdigit() else "xs:double"
+    prop["value"] = value
+    api.force_authenticate(world.owner)
+    response = api.post("/api/passports/import/aas/", import_body(world, environment), "json")
+    assert response.status_code == 400, response.content[:300]
+    (error,) = response.json()["environment"]
+    assert "batteryMass" in error or "submodel_elements[0]" in error
