@@ -296,3 +296,14 @@ def test_the_manufacturer_sets_a_models_gtin_through_the_api(api, world):
     taken = patch("9520000000028")
     assert taken.status_code == 400, taken.content
     assert api.get(url).json()["gtin"] == GTIN14
+
+
+def test_a_serial_holding_a_slash_resolves_through_its_printed_link(client, world, battery):
+    from passports.qr import digital_link
+
+    passport = world.passport(model=battery.battery_model, serial="LOT/7-0001")
+    link = digital_link(battery.battery_model.gtin, passport.battery_identifier)
+    assert "LOT%2F7-0001" in link  # as printed in the QR code
+    response = client.get(urlsplit(link).path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 307
+    assert response["Location"].endswith(f"/p/{passport.internal_id}/")
