@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from django.core.cache import cache
+from config.kept_cache import keep, kept
 
 from . import sdjwt, services
 
@@ -45,8 +45,8 @@ def presentation(
     """Version `version`'s presentation for `roles`; on a miss `load()` gives the version's
     credential (issued if need be) and its cut is kept."""
     key = cache_key(passport_uuid, version, roles)
-    found = cache.get(key)
+    found = kept(key)
     if found is None:
         found = cut(load(), roles)
-        cache.set(key, found, PRESENTATION_SECONDS)
+        keep(key, found, PRESENTATION_SECONDS)
     return found

@@ -51,6 +51,11 @@ class BatteryModelAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     search_fields = ["name", "model_identifier", "manufacturer__legal_name"]
     autocomplete_fields = ["manufacturer", "supply_relationships", "mined_sources", "attestations"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            services.model_changed(obj)  # its passports' answers change with it
+
 
 class VersionInline(admin.TabularInline):
     model = PassportVersion

@@ -63,3 +63,35 @@ def test_links_name_the_host_that_was_asked(api, world, settings):
     b = detail(api, None, passport, host="passports.example.com").content.decode()
     assert "registry.example.org" in a and "passports.example.com" not in a
     assert "passports.example.com" in b and "registry.example.org" not in b
+
+
+def test_a_battery_model_edit_is_seen_at_once_in_its_passports_answers(api, world):
+    passport = world.passport()
+    before = detail(api, world.owner, passport)
+    api.force_authenticate(world.owner)
+    url = f"/api/passports/models/{passport.battery_model_id}/"
+    tag = api.get(url)["ETag"]
+    edited = api.patch(url, {"chemistry": "NMC955"}, "json", HTTP_IF_MATCH=tag)
+    assert edited.status_code == 200, edited.content[:300]
+    after = detail(api, world.owner, passport)
+    assert after["ETag"] != before["ETag"]
+    assert "NMC955" in after.content.decode() and "NMC955" not in before.content.decode()
+
+
+def test_the_answer_is_computed_when_the_cache_is_away(api, world, settings):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    passport = world.passport()
+    expected = detail(api, None, passport).content
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    response = api.get(f"/api/passports/{passport.internal_id}/")
+    assert response.status_code == 200
+    assert response.content == expected

@@ -3,7 +3,7 @@ actions. What a tier may see is read by passports/selectors.py and cut by
 passports/access.py; who may do what is decided by passports/services.py; every answer is
 an output serializer of api/serializers/passports.py, which is also its OpenAPI schema."""
 
-from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -30,6 +30,7 @@ from api.serializers import passport_aas as aas_s
 from api.serializers import passport_life as life_s
 from api.serializers import passports as s
 from config import preconditions
+from config.kept_cache import keep, kept
 from passports import access, registry_record, selectors, services
 from passports import chain as life_chain
 from passports import permissions as rules
@@ -175,7 +176,8 @@ class BatteryModelViewSet(
             self.request.user, serializer.instance, serializer.validated_data.get("manufacturer")
         )
         services.check_model_data(serializer.validated_data.get("data", {}))
-        serializer.save()
+        with transaction.atomic():
+            services.model_changed(serializer.save())
 
     @extend_schema(responses={200: s.ProvenanceSerializer, **NOT_FOUND, **UNAVAILABLE})
     @action(detail=True, filter_backends=[], pagination_class=None)
@@ -274,12 +276,12 @@ class PassportViewSet(viewsets.GenericViewSet):
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
         key = _detail_key(request, tag)
-        body = cache.get(key)
+        body = kept(key)
         if body is None:
             seen = selectors.as_seen(requester, row, roles=roles)
             data = s.PassportDetailSerializer(seen, context={"request": request}).data
             body = JSONRenderer().render(data)
-            cache.set(key, body, DETAIL_SECONDS)
+            keep(key, body, DETAIL_SECONDS)
         return HttpResponse(body, content_type="application/json", headers={"ETag": tag})
 
     @extend_schema(
