@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 
+from config.widgets import FastSelect
 from registry.models import Company
 
 from . import access
@@ -92,6 +93,7 @@ class PassportListFilter(PassportFilterSet):
         ).order_by("legal_name"),
         label="Manufacturer",
         empty_label="every manufacturer",
+        widget=FastSelect,  # one option per battery maker: hundreds
     )
     # The page offers these three; the API list keeps the others.
     model = chemistry = lifecycle = updated_since = published_since = None

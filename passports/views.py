@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from config.links import link_maker
 from config.pagination import CappedCountPaginator, page_of
 from registry.models import Company
 
@@ -82,7 +83,11 @@ def passport_list(request):
     # Manufacturer names in one query; a name the tier may not see (attribute 4) is None.
     ids = {row["battery_model__manufacturer_id"] for row in seen} - {None}
     names = dict(Company.objects.filter(pk__in=ids).values_list("pk", "legal_name"))
+    public, scorecard = link_maker("passports:public"), link_maker("registry:scorecard")
     for row in seen:
+        row["public_url"] = public(row["internal_id"])
+        if row["battery_model__manufacturer_id"] is not None:
+            row["manufacturer_url"] = scorecard(row["battery_model__manufacturer_id"])
         row["manufacturer_name"] = names.get(row["battery_model__manufacturer_id"])
         row["category_label"] = _label(BatteryCategory, row["battery_model__category"])
         row["status_label"] = _label(BatteryStatus, row["battery_status"])
