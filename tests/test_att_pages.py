@@ -16,7 +16,12 @@ from .factories import make_attestation, make_company, make_org, make_user
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-TODAY = dt.date.today()
+
+
+def today():
+    # Asked at each use: a constant taken when the tests are collected is yesterday once
+    # a run crosses midnight.
+    return dt.date.today()
 
 
 def pdf(name="audit.pdf"):
@@ -57,8 +62,8 @@ def form_body(world, **overrides):
         "type": "third_party_audit",
         "minerals": [Mineral.objects.get(code="cobalt").pk],
         "facilities": [world["plant"].pk],
-        "valid_from": (TODAY - dt.timedelta(days=30)).isoformat(),
-        "valid_until": (TODAY + dt.timedelta(days=700)).isoformat(),
+        "valid_from": (today() - dt.timedelta(days=30)).isoformat(),
+        "valid_until": (today() + dt.timedelta(days=700)).isoformat(),
         "verifier_name": "Demo Assurance",
         "reference": "AUD-7",
         "visibility": "private",
@@ -267,7 +272,7 @@ def test_the_submitter_cannot_verify_on_the_page_even_as_staff(client, world):
         company=world["supplier"],
         standard=Standard.objects.get(code="irma"),
         type="third_party_audit",
-        valid_from=TODAY - dt.timedelta(days=3),
+        valid_from=today() - dt.timedelta(days=3),
     )
     client.force_login(staff)
     client.post(f"/attestations/{attestation.pk}/transition/", {"to": "under_review"})
@@ -288,7 +293,7 @@ def test_the_submitter_cannot_verify_through_the_api_even_as_staff(world):
         company=world["supplier"],
         standard=Standard.objects.get(code="irma"),
         type="third_party_audit",
-        valid_from=TODAY - dt.timedelta(days=3),
+        valid_from=today() - dt.timedelta(days=3),
     )
     api = APIClient()
     api.force_authenticate(staff)

@@ -23,7 +23,11 @@ from .test_registry_concentration import chain  # noqa: F401  (the worked exampl
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today().isoformat()
+
+def today():
+    # Asked at each use: a constant taken when the tests are collected is yesterday once
+    # a run crosses midnight.
+    return dt.date.today().isoformat()
 
 
 def body(response) -> bytes:
@@ -77,7 +81,7 @@ def test_company_list_downloads_whole_with_the_filters_and_order_of_the_json(api
     assert [str(r["id"]) for r in rows] == [str(r["id"]) for r in expected]
     assert len(rows) == 6  # every CN company, not one page of two
     assert [r["legal_name"] for r in rows] == [r["legal_name"] for r in expected]
-    assert response["Content-Disposition"] == f'attachment; filename="companies-{TODAY}.{fmt}"'
+    assert response["Content-Disposition"] == f'attachment; filename="companies-{today()}.{fmt}"'
 
 
 def test_nested_fields_become_dotted_columns_and_lists_are_joined(api):
@@ -323,7 +327,7 @@ def test_scorecard_downloads_grade_coverage_and_gaps_with_closing_standards(api)
     assert gaps == {g["element"]["key"]: "; ".join(g["closing_standards"]) for g in data["gaps"]}
     response = api.get(url + "?format=xlsx")
     assert read_xlsx(response)[0]["section"] == "grade"
-    assert f'filename="scorecard-{company.pk}-{TODAY}.xlsx"' in response["Content-Disposition"]
+    assert f'filename="scorecard-{company.pk}-{today()}.xlsx"' in response["Content-Disposition"]
 
 
 def test_comparison_downloads_one_row_per_cell(api):

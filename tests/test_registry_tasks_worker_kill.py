@@ -43,7 +43,12 @@ QUEUE = f"kill-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 TOTAL = 5_000
 BATCH = 50  # small batches, so the job lasts long enough to be killed in the middle
 KILL_AFTER = 1_000  # expired attestations seen before the pool child is killed
-TODAY = dt.date.today()
+
+
+def today():
+    # Asked at each use: a constant taken when the tests are collected is yesterday once
+    # a run crosses midnight.
+    return dt.date.today()
 
 
 def redis_available() -> bool:
@@ -226,7 +231,7 @@ def test_a_killed_pool_child_does_not_lose_the_expiry_job(worker):
     publisher = Celery("publisher", broker=BROKER)
     try:
         job = publisher.send_task(
-            "registry.expire_attestations", args=[TODAY.isoformat()], queue=QUEUE
+            "registry.expire_attestations", args=[today().isoformat()], queue=QUEUE
         )
     finally:
         publisher.close()
@@ -266,7 +271,7 @@ def test_a_killed_pool_child_does_not_lose_the_expiry_job(worker):
     assert expirations.count() == TOTAL
     twice = expirations.values("attestation").annotate(n=Count("id")).filter(n__gt=1)
     assert not twice.exists()
-    assert set(expirations.values_list("effective", flat=True)) == {TODAY}
+    assert set(expirations.values_list("effective", flat=True)) == {today()}
     assert set(expirations.values_list("reason", flat=True)) == {"validity ended"}
     # Version 1 -> 2: no attestation went through the expiry twice.
     assert set(Attestation.objects.values_list("version", flat=True)) == {2}
@@ -298,7 +303,7 @@ def test_two_expiry_jobs_at_once_expire_each_attestation_once(settings):
     def run(i):
         try:
             barrier.wait()
-            counts[i] = expire_attestations(TODAY)
+            counts[i] = expire_attestations(today())
         except Exception as exc:  # noqa: BLE001 - the outcome is what is asserted
             counts[i] = exc
         finally:

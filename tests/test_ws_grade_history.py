@@ -17,12 +17,18 @@ from .factories import make_attestation, make_company, make_org, make_user
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+
+def today():
+    # Asked at each use: a constant taken when the tests are collected is yesterday once
+    # a run crosses midnight.
+    return dt.date.today()
+
+
 PUBLIC = Requester.anonymous()
 
 
 def days(n: int) -> str:
-    return (TODAY + dt.timedelta(days=n)).isoformat()
+    return (today() + dt.timedelta(days=n)).isoformat()
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def test_the_history_shows_the_verification_and_the_expiry_that_changed_the_grad
         valid_from=days(-300),
         valid_until=days(-50),
     )
-    reached = company_coverage(refiner, PUBLIC, TODAY - dt.timedelta(days=100)).grade.level
+    reached = company_coverage(refiner, PUBLIC, today() - dt.timedelta(days=100)).grade.level
     assert reached != "none"
 
     response = page(refiner)
@@ -95,12 +101,15 @@ def test_a_new_standard_version_coming_into_force_is_a_reason(refiner, org):
         standard=irma, code="ws-original", label="Original", current=True
     )
     version = StandardVersion.objects.create(
-        standard=irma, code="ws-narrow", label="Narrow edition", valid_from=TODAY - dt.timedelta(30)
+        standard=irma,
+        code="ws-narrow",
+        label="Narrow edition",
+        valid_from=today() - dt.timedelta(30),
     )
     VersionCell.objects.create(version=version, cell=Cell.objects.get(code="content.human_rights"))
     history = grade_history(refiner, PUBLIC)
     change = history.changes[0]
-    assert change.on == TODAY - dt.timedelta(30) and change.direction == "down"
+    assert change.on == today() - dt.timedelta(30) and change.direction == "down"
     assert any("version Narrow edition came into force" in r.text for r in change.reasons)
 
 
@@ -136,9 +145,9 @@ def test_the_current_grade_agrees_with_the_scorecard(refiner, org):
         valid_from=days(-60),
         timeline=[("verified", days(-60))],
     )
-    scorecard = company_coverage(refiner, PUBLIC, TODAY).grade
+    scorecard = company_coverage(refiner, PUBLIC, today()).grade
     assert grade_history(refiner, PUBLIC).current.level == scorecard.level
-    assert grades_on([refiner.pk], PUBLIC, TODAY)[refiner.pk] == scorecard
+    assert grades_on([refiner.pk], PUBLIC, today())[refiner.pk] == scorecard
 
 
 def _events(company, org, n):
