@@ -21,6 +21,24 @@ def companies_matching(text: str) -> QuerySet[Company]:
     return Company.objects.filter(pk__in=matches).order_by("legal_name", "pk")
 
 
+def first_companies_matching(text: str, n: int) -> list[Company]:
+    """The first `n` of `companies_matching(text)`, in its order, each branch asked for its
+    own first `n`: the legal name walks its (legal_name, id) index and stops, where the
+    union sorted every match (a common word: 3,800 companies, 16 -> 6 ms)."""
+    identified = CompanyIdentifier.objects.filter(value__iexact=text).values("company_id")
+    branches = (
+        Company.objects.filter(legal_name__icontains=text),
+        Company.objects.filter(aliases__icontains=text),
+        Company.objects.filter(lei=text.upper()),
+        Company.objects.filter(pk__in=identified),
+    )
+    found: dict[int, Company] = {}
+    for branch in branches:
+        for company in branch.order_by("legal_name", "pk")[:n]:
+            found[company.pk] = company
+    return sorted(found.values(), key=lambda c: (c.legal_name, c.pk))[:n]
+
+
 def mines_matching(text: str) -> QuerySet[MinedSource]:
     """Mines (and urban mines) whose name holds `text`, any case."""
     return (

@@ -14,10 +14,12 @@ from django.views.decorators.http import require_GET
 from config.pagination import page_of
 from passports import access
 from passports.search import passports_matching
-from registry.search import companies_matching, mines_matching
+from registry.search import companies_matching, first_companies_matching, mines_matching
 from taxonomy.search import standards_matching
 
 SHOWN = 10  # results per section on the overview
+# Sections whose first rows are read another way than slicing the whole list (its order).
+FIRST = {"companies": first_companies_matching}
 PAGE_SIZE = 50  # results per page of one section
 
 
@@ -81,7 +83,8 @@ def search(request):
     for key, (title, rows) in found.items():
         # One more than shown tells whether there are more: no COUNT over every match
         # (a common word matches thousands of companies), one query per section.
-        shown = list(rows[: SHOWN + 1])
+        first = FIRST.get(key)
+        shown = first(text, SHOWN + 1) if first else list(rows[: SHOWN + 1])
         more = f"?{_query(text, key)}" if len(shown) > SHOWN else ""
         sections.append(Section(key, title, shown[:SHOWN], min(len(shown), SHOWN), more))
     return render(request, "search/results.html", {"form": form, "q": text, "sections": sections})

@@ -227,3 +227,21 @@ def test_the_search_reads_other_names_mine_names_and_passport_ids_by_trigram_ind
             "SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [list(expected)]
         )
         assert {row[0] for row in cursor.fetchall()} == expected
+
+
+def test_the_overview_shows_the_first_companies_of_the_full_list_in_its_order():
+    from registry.models import CompanyIdentifier
+
+    for n in range(14):
+        make_company(f"Zinc Cobalt {n:02d}")
+    make_company("Aardvark Holdings", aliases=["Cobalt Aardvark"])
+    make_company("Alpha Lithium", lei="COBALT0000000000LEI0")
+    identified = make_company("Beta Nickel")
+    CompanyIdentifier.objects.create(company=identified, scheme="rmi", value="cobalt")
+    client = Client()
+    overview = _names(_search(client, "cobalt"), "companies")
+    full = _search(client, "cobalt", section="companies", page_size=50)
+    expected = [c.legal_name for c in full.context["section"].rows][: len(overview.rows)]
+    assert [c.legal_name for c in overview.rows] == expected
+    assert expected[:2] == ["Aardvark Holdings", "Beta Nickel"]  # an alias and an identifier
+    assert overview.more_url  # 17 matches: more than the overview shows
