@@ -840,6 +840,8 @@ def companies_with_grade(companies, grade: str, requester: Requester) -> GradeFi
         rows=slice(0, 0),
         inline_below=0,  # never inline: the whole registry is graded by a job
     )
+    if served.result_id is None or served.generation is None:  # pragma: no cover
+        raise RuntimeError("the company grading is always a kept answer")
     in_grade = KeptGrade.objects.filter(
         result_id=served.result_id,
         generation=served.generation,
