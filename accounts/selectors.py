@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import CharField, Model, QuerySet, Value
+from django.db.models import CharField, F, Model, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .models import ApiToken
@@ -75,13 +75,34 @@ class AuditRow:
     when: object
     change: str
     reason: str | None
-    user: object | None
+    username: str | None
     record: str
 
 
+# The fields that name a record, the first a model has; others read "<name> #<id>".
+NAMING_FIELDS = ("name", "legal_name", "code", "internal_id", "title")
+AUDIT_COLUMNS = (
+    "a_model",
+    "history_id",
+    "history_date",
+    "a_object",
+    "a_change",
+    "a_reason",
+    "a_username",
+    "a_name",
+)
+
+
+def _naming(historical) -> Any:
+    names = {f.name for f in historical._meta.concrete_fields}
+    field = next((f for f in NAMING_FIELDS if f in names), None)
+    return Cast(field, CharField()) if field else Value("", output_field=CharField())
+
+
 def audit_queryset(model_label: str | None = None, user_id: int | None = None):
-    """One UNION over the historical tables: (model, history id, date) per record, newest
-    first. The rows of one page are completed afterwards, one query per model."""
+    """One UNION over the historical tables, newest first: each record with what its row on
+    the page shows (its name, its user's username), so a page is one query whatever models
+    it holds."""
     parts = []
     for label, historical in historical_models().items():
         if model_label and label != model_label:
@@ -90,10 +111,16 @@ def audit_queryset(model_label: str | None = None, user_id: int | None = None):
         part = historical._default_manager.order_by()
         if user_id is not None:
             part = part.filter(history_user_id=user_id)
+        # Every column an annotation, in one order: the members' columns line up.
         parts.append(
-            part.annotate(model=Value(label, output_field=CharField())).values_list(
-                "model", "history_id", "history_date"
-            )
+            part.annotate(
+                a_model=Value(label, output_field=CharField()),
+                a_object=F("id"),
+                a_change=F("history_type"),
+                a_reason=F("history_change_reason"),
+                a_username=F("history_user__username"),
+                a_name=_naming(historical),
+            ).values_list(*AUDIT_COLUMNS)
         )
     if not parts:
         return None
@@ -102,45 +129,23 @@ def audit_queryset(model_label: str | None = None, user_id: int | None = None):
     return union.order_by("-history_date", "-history_id")
 
 
-def audit_rows(keys) -> list[AuditRow]:
-    """The page's (model, history id, date) keys as rows: one query per model on the
-    page for the records, one for their users."""
+def audit_rows(page) -> list[AuditRow]:
+    """The page's rows, as read by audit_queryset: no query of their own."""
     models_ = historical_models()
-    wanted: dict[str, list[int]] = {}
-    for label, history_id, _ in keys:
-        wanted.setdefault(label, []).append(history_id)
-    records: dict[tuple[str, int], Any] = {}  # historical models are built at run time
-    for label, ids in wanted.items():
-        for found in models_[label]._default_manager.filter(history_id__in=ids):
-            records[(label, found.pk)] = found
-    user_ids = {r.history_user_id for r in records.values() if r.history_user_id}
-    users = get_user_model().objects.in_bulk(user_ids)
     rows = []
-    for label, history_id, when in keys:
-        record = records.get((label, history_id))
-        if record is None:
-            continue
+    for label, history_id, when, object_id, change, reason, username, name in page:
+        verbose_name = str(models_[label].instance_type._meta.verbose_name)
         rows.append(
             AuditRow(
                 model=label,
-                verbose_name=str(record.instance_type._meta.verbose_name),
-                object_id=record.id,
+                verbose_name=verbose_name,
+                object_id=object_id,
                 history_id=history_id,
                 when=when,
-                change=CHANGE_TYPES.get(record.history_type, record.history_type),
-                reason=record.history_change_reason,
-                user=users.get(record.history_user_id),
-                record=_describe(record),
+                change=CHANGE_TYPES.get(change, change),
+                reason=reason,
+                username=username,
+                record=name or f"{verbose_name} #{object_id}",
             )
         )
     return rows
-
-
-def _describe(record) -> str:
-    """The record as it was; str() of models that follow relations would query per row,
-    so those fall back to "<verbose name> #<id>"."""
-    for field in ("name", "legal_name", "code", "internal_id", "title"):
-        value = getattr(record, field, None)
-        if isinstance(value, str) and value:
-            return value
-    return f"{record.instance_type._meta.verbose_name} #{record.id}"
