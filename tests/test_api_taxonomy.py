@@ -216,6 +216,15 @@ def test_openapi_schema_and_local_docs_are_served(api):
     assert b"cdn.jsdelivr" not in docs.content  # served locally by the sidecar
 
 
+def test_drawing_the_openapi_schema_reads_no_registry_data(api):
+    # The standard detail's serializer context read the whole landscape once per download
+    # column listing: 49 queries per schema request, more with more standards.
+    make_standard(code="SCHEMA-A")
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/schema/?format=json").status_code == 200
+    assert queries.captured_queries == []
+
+
 def test_openapi_schema_is_valid_and_has_no_warnings():
     from django.core.management import call_command
 

@@ -88,7 +88,8 @@ class StandardViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if self.action == "retrieve":
+        # Not while the schema is drawn (drf-spectacular's fake view): it reads no data.
+        if self.action == "retrieve" and not getattr(self, "swagger_fake_view", False):
             context["landscape"] = selectors.load_landscape()
         return context
 
