@@ -18,6 +18,7 @@ from registry.models import Company
 
 from . import services
 from .demo import sample, split
+from .gtin import check_digit
 from .models import BatteryModel, BatteryPassport, PassportEvent, PassportVersion
 
 PASSPORTS = 20_000  # at scale 1.0
@@ -42,6 +43,12 @@ def _swap(document: dict, old: dict[str, str], new: dict[str, str]) -> dict:
     return json.loads(text)
 
 
+def scale_gtin(index: int) -> str:
+    """GTIN-14 of the index-th scale model, under GS1's prefix for examples (952)."""
+    body = f"0952001{index:06d}"
+    return body + str(check_digit(body))
+
+
 def build_passports(seed: int = 1, scale: float = 1.0) -> int:
     """Published passports (PASSPORTS x scale) over battery models of cell and pack makers;
     returns how many were made."""
@@ -59,6 +66,7 @@ def build_passports(seed: int = 1, scale: float = 1.0) -> int:
             category="ev",
             chemistry="NMC811",
             data=model_part,
+            gtin=scale_gtin(i),
         )
         for i, maker in enumerate(makers)
     )

@@ -38,3 +38,13 @@ def test_built_passports_answer_on_the_api_and_the_public_page(passports, api, c
     assert passport.battery_identifier in detail.content.decode()
     assert client.get(f"/p/{passport.internal_id}/").status_code == 200
     assert api.get(f"/api/passports/{passport.internal_id}/versions/").status_code == 200
+
+
+def test_built_passports_resolve_by_their_digital_link(passports, client):
+    passport = passports.select_related("battery_model").last()
+    gtin = passport.battery_model.gtin
+    assert len(gtin) == 14
+    link = f"/01/{gtin}/21/{passport.battery_identifier}"
+    answer = client.get(link)
+    assert answer.status_code == 307 and answer["Location"].endswith(f"/p/{passport.internal_id}/")
+    assert client.get(link, {"linkType": "all"}).status_code == 200

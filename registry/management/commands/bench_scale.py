@@ -97,6 +97,8 @@ VARIANTS = [
     # The grade filter over every company: the kept grading (registry.selectors).
     ("api:company-list", " ?grade=none", "?grade=none"),
     ("registry:company-list", " ?grade=gold", "?grade=gold"),
+    # The Digital Link's RFC 9264 link set (the bare link answers a scanner with a 307).
+    ("passports:digital-link", " ?linkType=all", "?linkType=all"),
 ]
 # Routes that trace a buyer: asked for the company with the most upstream suppliers.
 TRACE_ROUTES = {"api:supply-chain", "api:what-if", "registry:supply-chain"}
@@ -211,13 +213,28 @@ def probe(password: str) -> dict:
     )
     trace_buyer = _most_upstream_company() or ordinary
     passport = _first(BatteryPassport.objects.filter(lifecycle="published"), "internal_id")
+    # The Digital Link names a battery by its model's GTIN and its serial.
+    linked = (
+        BatteryPassport.objects.filter(lifecycle="published")
+        .exclude(battery_model__gtin="")
+        .order_by("pk")
+        .values_list("battery_model__gtin", "battery_identifier")
+        .first()
+    ) or (None, None)
     public_attestation = _first(Attestation.objects.filter(visibility="public"))
     # A credential is issued for a verified attestation only (else the route is a 404).
     verified_attestation = _first(
         Attestation.objects.filter(visibility="public", status="verified")
     )
     submitted = _first(Attestation.objects.filter(status="submitted"))
-    values = {"code": "irma", "mineral": "cobalt", "identifier": passport, "number": 1}
+    values = {
+        "code": "irma",
+        "mineral": "cobalt",
+        "identifier": passport,
+        "number": 1,
+        "gtin": linked[0],
+        "serial": linked[1],
+    }
     targets = []
     for name, pattern, kwargs, callback in get_routes():
         view = getattr(callback, "cls", None)
