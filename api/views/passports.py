@@ -4,6 +4,7 @@ passports/access.py; who may do what is decided by passports/services.py; every 
 an output serializer of api/serializers/passports.py, which is also its OpenAPI schema."""
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -137,8 +138,14 @@ class BatteryModelViewSet(
     """Battery models: the static attributes of every battery of a model, and its supply
     chain (relationships, mines, attestations). Written by the manufacturer."""
 
+    # The links are answered as ids: their rows' other columns cost per row for nothing.
     queryset = BatteryModel.objects.prefetch_related(
-        "supply_relationships", "mined_sources", "attestations"
+        *(
+            Prefetch(
+                name, queryset=BatteryModel._meta.get_field(name).related_model.objects.only("pk")
+            )
+            for name in ("supply_relationships", "mined_sources", "attestations")
+        )
     ).order_by("id")
     serializer_class = s.BatteryModelSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
