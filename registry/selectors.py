@@ -16,6 +16,7 @@ from operator import or_
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -884,3 +885,9 @@ def keep_company_grades(result, generation: int, rows: list) -> None:
         ),
         batch_size=5_000,
     )
+    if connection.vendor == "postgresql":
+        # A refill leaves the planner's statistics empty until autovacuum comes round, and
+        # with them it reads a grade filter's EXISTS as one row: 77 ms instead of 1.5 ms for
+        # a page of companies of grade none at 50,000.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {KeptGrade._meta.db_table}")

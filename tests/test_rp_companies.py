@@ -177,6 +177,20 @@ def test_kept_grade_filter_sends_no_company_ids_as_parameters(
     assert kept_queries and all(" IN (" not in sql.upper() for sql in kept_queries)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_a_refilled_kept_grading_is_known_to_the_planner_at_once(
+    client, companies, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Without statistics the planner took a page of a common grade for one row and walked
+    # every kept grade (77 ms at 50,000 companies instead of 1.5 ms).
+    monkeypatch.setattr(selectors, "GRADE_FILTER_LIMIT", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get("/companies/?grade=none")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'registry_keptgrade'")
+        assert cursor.fetchone()[0] == Company.objects.count()
+
+
 def test_unknown_filter_value_is_a_400_naming_the_field(client, companies):
     response = client.get("/companies/?stage=moon")
     assert response.status_code == 400
