@@ -131,10 +131,10 @@ def audit_queryset(model_label: str | None = None, user_id: int | None = None):
 
 def audit_rows(page) -> list[AuditRow]:
     """The page's rows, as read by audit_queryset: no query of their own."""
-    models_ = historical_models()
+    names = {label: str(apps.get_model(label)._meta.verbose_name) for label in historical_models()}
     rows = []
     for label, history_id, when, object_id, change, reason, username, name in page:
-        verbose_name = str(models_[label].instance_type._meta.verbose_name)
+        verbose_name = names[label]
         rows.append(
             AuditRow(
                 model=label,
