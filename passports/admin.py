@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -7,7 +8,7 @@ from config.admin_lists import LargeTableAdmin
 from registry.admin import QuietLabelsMixin
 from registry.services import Conflict
 
-from . import services
+from . import gtin, services
 from .models import (
     AccessGrant,
     BatteryModel,
@@ -43,16 +44,49 @@ class PassportAttributeAdmin(admin.ModelAdmin):
         return False
 
 
+class BatteryModelForm(forms.ModelForm):
+    def clean_gtin(self):
+        # As the API checks it: in any length, against the GTIN-14 the other models keep.
+        return gtin.free_gtin(self.cleaned_data.get("gtin", ""), self.instance)
+
+
 @admin.register(BatteryModel)
 class BatteryModelAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
+    form = BatteryModelForm
     list_display = ["name", "model_identifier", "manufacturer", "category", "chemistry"]
     list_select_related = ["manufacturer"]
     list_filter = ["category", "chemistry"]
     search_fields = ["name", "model_identifier", "manufacturer__legal_name"]
     autocomplete_fields = ["manufacturer", "supply_relationships", "mined_sources", "attestations"]
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            if "gtin" not in getattr(error, "error_dict", {}):
+                raise
+            # Another model took the GTIN after the form was checked (its save rolled
+            # back): the form again, with the refusal on the field.
+            request.gtin_taken = error.message_dict["gtin"]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        taken = getattr(request, "gtin_taken", None)
+        if taken is None:
+            return form
+
+        class TakenForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                self.add_error("gtin", taken)
+                return cleaned
+
+        return TakenForm
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        with gtin.claiming(obj.gtin, obj):
+            super().save_model(request, obj, form, change)
         if change:
             services.model_changed(obj)  # its passports' answers change with it
 

@@ -3,9 +3,14 @@ kept and put in Digital Links as GTIN-14 (zeros in front), the form GS1 Digital 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 LENGTHS = (8, 12, 13, 14)
+CONSTRAINT = "uniq_battery_model_gtin"  # BatteryModel.Meta
 
 
 def check_digit(digits: str) -> int:
@@ -52,3 +57,31 @@ def free_gtin(value: str, battery_model=None) -> str:
             f"GTIN {gtin} is already the GTIN of battery model {other}.", code="gtin_taken"
         )
     return gtin
+
+
+def is_taken_error(error: IntegrityError) -> bool:
+    """Whether a refused write broke the one-model-per-GTIN constraint, and no other."""
+    diag = getattr(error.__cause__, "diag", None)  # psycopg names the constraint
+    if diag is not None:
+        return diag.constraint_name == CONSTRAINT
+    return "passports_batterymodel.gtin" in str(error)  # SQLite names the column
+
+
+@contextmanager
+def claiming(value: str, battery_model=None) -> Iterator[None]:
+    """The write that gives a battery model the GTIN `value`, in a savepoint: another
+    model that took it since `free_gtin` looked (two claims at once) gets the same
+    ValidationError, on the field, and the caller's transaction goes on."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as error:
+        if not value or not is_taken_error(error):
+            raise
+        try:
+            free_gtin(value, battery_model)  # names the model that has it
+        except ValidationError as taken:
+            raise ValidationError({"gtin": taken.messages}) from error
+        raise ValidationError(
+            {"gtin": [f"GTIN {normalise(value)} is already the GTIN of another battery model."]}
+        ) from error

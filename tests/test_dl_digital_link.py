@@ -298,6 +298,66 @@ def test_the_manufacturer_sets_a_models_gtin_through_the_api(api, world):
     assert api.get(url).json()["gtin"] == GTIN14
 
 
+@pytest.fixture
+def gtin_taken_after_the_check(world, monkeypatch):
+    """Two claims of one GTIN at once: the serializer finds it free, then another model's
+    save takes it before this one's (a rival model, written in between)."""
+    from api.serializers.passports import BatteryModelSerializer
+    from passports.models import BatteryModel
+
+    rival = world.model(identifier="RIVAL-1")
+    checked = BatteryModelSerializer.validate_gtin
+
+    def then_taken(self, value):
+        gtin = checked(self, value)
+        BatteryModel.objects.filter(pk=rival.pk).update(gtin=gtin)
+        return gtin
+
+    monkeypatch.setattr(BatteryModelSerializer, "validate_gtin", then_taken)
+    return rival
+
+
+def test_a_gtin_claimed_by_two_new_models_at_once_gives_the_second_400_naming_it(
+    api, world, gtin_taken_after_the_check
+):
+    from passports.models import BatteryModel
+
+    api.force_authenticate(world.owner)
+    body = {
+        "manufacturer": world.manufacturer.pk,
+        "model_identifier": "RACER-1",
+        "name": "Racer",
+        "category": "ev",
+        "chemistry": "NMC811",
+        "gtin": GTIN13,
+    }
+    response = api.post("/api/passports/models/", body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert GTIN14 in response.json()["gtin"][0]
+    assert "RIVAL-1" in response.json()["gtin"][0]
+    assert not BatteryModel.objects.filter(model_identifier="RACER-1").exists()
+    assert BatteryModel.objects.get(gtin=GTIN14) == gtin_taken_after_the_check
+
+
+def test_a_gtin_claimed_by_two_models_at_once_leaves_the_second_unchanged_with_400(
+    api, world, gtin_taken_after_the_check
+):
+    from config.preconditions import record_etag
+
+    model = world.model(identifier="RACER-2")
+    api.force_authenticate(world.owner)
+    response = api.patch(
+        f"/api/passports/models/{model.pk}/",
+        {"gtin": GTIN13, "name": "Renamed"},
+        format="json",
+        HTTP_IF_MATCH=record_etag(model),
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert GTIN14 in response.json()["gtin"][0]
+    model.refresh_from_db()
+    assert model.gtin == "" and model.name != "Renamed"
+
+
 def test_a_serial_holding_a_slash_resolves_through_its_printed_link(client, world, battery):
     from passports.qr import digital_link
 

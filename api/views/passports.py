@@ -32,7 +32,7 @@ from api.serializers import passport_life as life_s
 from api.serializers import passports as s
 from config import preconditions
 from config.kept_cache import keep, kept
-from passports import access, registry_record, selectors, services
+from passports import access, gtin, registry_record, selectors, services
 from passports import chain as life_chain
 from passports import permissions as rules
 from passports.filters import PassportFilterSet
@@ -176,7 +176,8 @@ class BatteryModelViewSet(
         data = serializer.validated_data
         rules.authorize_model_create(self.request.user, data["manufacturer"])
         services.check_model_data(data.get("data", {}))
-        serializer.save()
+        with gtin.claiming(data.get("gtin", "")):
+            serializer.save()
 
     def perform_update(self, serializer):
         rules.authorize_model_change(
@@ -184,7 +185,9 @@ class BatteryModelViewSet(
         )
         services.check_model_data(serializer.validated_data.get("data", {}))
         with transaction.atomic():
-            services.model_changed(serializer.save())
+            with gtin.claiming(serializer.validated_data.get("gtin", ""), serializer.instance):
+                model = serializer.save()
+            services.model_changed(model)
 
     @extend_schema(responses={200: s.ProvenanceSerializer, **NOT_FOUND, **UNAVAILABLE})
     @action(detail=True, filter_backends=[], pagination_class=None)
