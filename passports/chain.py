@@ -51,23 +51,28 @@ CHAIN_FIELDS: dict = {
 
 def _linked_ids(passport_id: int) -> dict[int, int]:
     """{passport id: signed distance} of the passports before (< 0) and after (> 0) it, up to
-    MAX_DEPTH each way: one recursive query."""
+    MAX_DEPTH each way: one recursive query. Each walk carries the ids it passed (",1,2,")
+    and stops at one it has seen: a cycle in the data (written around the admin's check)
+    ends the walk instead of coming back to the start."""
     table = BatteryPassport._meta.db_table
     alias = router.db_for_read(BatteryPassport)
     connection = connections[alias]
     t = connection.ops.quote_name(table)
     sql = f"""
-        WITH RECURSIVE back(id, pred, depth) AS (
-            SELECT id, predecessor_id, 0 FROM {t} WHERE id = %s
+        WITH RECURSIVE back(id, pred, depth, path) AS (
+            SELECT id, predecessor_id, 0, ',' || CAST(id AS TEXT) || ','
+            FROM {t} WHERE id = %s
             UNION ALL
-            SELECT p.id, p.predecessor_id, b.depth + 1
-            FROM {t} p JOIN back b ON p.id = b.pred WHERE b.depth < %s
+            SELECT p.id, p.predecessor_id, b.depth + 1, b.path || CAST(p.id AS TEXT) || ','
+            FROM {t} p JOIN back b ON p.id = b.pred
+            WHERE b.depth < %s AND b.path NOT LIKE '%%,' || CAST(p.id AS TEXT) || ',%%'
         ),
-        fwd(id, depth) AS (
-            SELECT id, 0 FROM {t} WHERE id = %s
+        fwd(id, depth, path) AS (
+            SELECT id, 0, ',' || CAST(id AS TEXT) || ',' FROM {t} WHERE id = %s
             UNION ALL
-            SELECT p.id, f.depth + 1
-            FROM {t} p JOIN fwd f ON p.predecessor_id = f.id WHERE f.depth < %s
+            SELECT p.id, f.depth + 1, f.path || CAST(p.id AS TEXT) || ','
+            FROM {t} p JOIN fwd f ON p.predecessor_id = f.id
+            WHERE f.depth < %s AND f.path NOT LIKE '%%,' || CAST(p.id AS TEXT) || ',%%'
         )
         SELECT id, 0 - depth FROM back WHERE depth > 0
         UNION ALL
@@ -75,7 +80,11 @@ def _linked_ids(passport_id: int) -> dict[int, int]:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [passport_id, MAX_DEPTH, passport_id, MAX_DEPTH])
-        return dict(cursor.fetchall())
+        # On a cycle a passport is both before and after: it is listed once.
+        distances: dict[int, int] = {}
+        for pk, distance in cursor.fetchall():
+            distances.setdefault(pk, distance)
+        return distances
 
 
 def _roles(requester: Requester, row: dict) -> frozenset[str]:

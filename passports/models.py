@@ -234,6 +234,37 @@ class BatteryPassport(models.Model):
     def __str__(self) -> str:
         return self.internal_id
 
+    def clean(self):
+        super().clean()
+        self.refuse_cycle()
+
+    def refuse_cycle(self) -> None:
+        """A battery's passports follow each other: a predecessor that is this passport or
+        comes after it would make the chain a cycle (the chain walk and Art. 77(7) links)."""
+        if self.pk is None or self.predecessor_id is None:
+            return  # a new passport has no successors yet
+        seen: set[int] = set()
+        current = self.predecessor_id
+        while current is not None and current not in seen:  # seen: a cycle already stored
+            if current == self.pk:
+                where = (
+                    "is this passport itself"
+                    if self.predecessor_id == self.pk
+                    else "comes after this passport"
+                )
+                raise ValidationError(
+                    {
+                        "predecessor": f"{self.predecessor} cannot be the predecessor of "
+                        f"{self}: it {where}, which would make the battery's passports a cycle."
+                    }
+                )
+            seen.add(current)
+            current = (
+                BatteryPassport.objects.filter(pk=current)
+                .values_list("predecessor_id", flat=True)
+                .first()
+            )
+
     @property
     def category(self) -> str:
         return self.battery_model.category

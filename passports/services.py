@@ -440,6 +440,18 @@ def _named(successor: BatteryPassport) -> str:
     return f" ({successor.internal_id})" if successor.lifecycle == Lifecycle.PUBLISHED else ""
 
 
+def _sees_status(user, passport: BatteryPassport) -> bool:
+    """Whether `user` (None: the system itself) may see the passport's battery status."""
+    if user is None:
+        return True
+    roles = access.roles_for(
+        access.requester_for(user),
+        passport.battery_model.manufacturer_id,
+        passport.economic_operator_id,
+    )
+    return access.sees_status(roles)
+
+
 def refuse_closed(passport: BatteryPassport) -> None:
     """No change to a passport that has ceased (recycled) or was closed by repurposing:
     its own status says repurposed or remanufactured and a successor continues it (its
@@ -482,9 +494,15 @@ def passport_recycle(
         raise Conflict(_ceased_message(locked) + " It is recycled once.")
     refuse_closed(locked)
     if locked.battery_status != BatteryStatus.WASTE:
+        if _sees_status(user, locked):
+            raise Conflict(
+                f"The battery status is {STATUS_LABELS[locked.battery_status]!r}: a battery is "
+                "recycled once it is waste. Revise the passport with battery_status 'waste' "
+                "first."
+            )
+        # The status is attribute 11: a recycler whose tier may not see it is not told it.
         raise Conflict(
-            f"The battery status is {STATUS_LABELS[locked.battery_status]!r}: a battery is "
-            "recycled once it is waste. Revise the passport with battery_status 'waste' first."
+            "The battery status must be 'waste' first: a battery is recycled once it is waste."
         )
     if recycled_on > timezone.localdate():
         raise ValidationError({"recycled_on": "The recycling date is in the future."})

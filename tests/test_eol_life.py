@@ -50,11 +50,11 @@ def recycle_url(passport) -> str:
     return f"/api/passports/{passport.internal_id}/recycle/"
 
 
-def recycler_org(manufacturer=None, role="compliance_officer"):
+def recycler_org(manufacturer=None, role="compliance_officer", tier="legitimate_interest"):
     org = make_org(f"Recycling GmbH {next(_names)}", kind="research")
     AccessGrant.objects.create(
         organisation=org,
-        tier="legitimate_interest",
+        tier=tier,
         purpose="recycler",
         valid_from="2020-01-01",
         manufacturer=manufacturer,
@@ -90,6 +90,20 @@ def test_recycling_is_refused_until_the_battery_is_waste(api, world):
     response = post(api, world.owner, recycle_url(passport), {"recycled_on": today()})
     assert response.status_code == 409
     assert "waste" in response.json()["detail"]
+    assert BatteryPassport.objects.get(pk=passport.pk).ceased_at is None
+
+
+def test_a_recycler_refused_before_waste_is_told_the_status_only_if_its_tier_sees_it(api, world):
+    passport = world.passport()  # status original
+    _, blind = recycler_org(world.manufacturer, tier="authority")  # attribute 11 is not its
+    _, seeing = recycler_org(world.manufacturer)
+    refused = post(api, blind, recycle_url(passport), {"recycled_on": today()})
+    assert refused.status_code == 409, refused.json()
+    assert "waste" in refused.json()["detail"]
+    assert "original" not in refused.content.decode().lower()
+    told = post(api, seeing, recycle_url(passport), {"recycled_on": today()})
+    assert told.status_code == 409, told.json()
+    assert "'Original'" in told.json()["detail"]
     assert BatteryPassport.objects.get(pk=passport.pk).ceased_at is None
 
 
@@ -343,6 +357,21 @@ def test_the_chain_reads_the_same_number_of_queries_however_long(api, world, len
     assert len(response.json()["predecessors"]) + len(response.json()["successors"]) == length - 1
     # the requester's grants, the passport, the walk, the rows
     assert len(queries) == 4, [q["sql"] for q in queries]
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_a_cycle_of_passports_written_into_the_data_still_gets_its_chain(api, world, length):
+    """Around the admin's check (SQL, an old import): the walk stops where it has been."""
+    chain = lives(world, length)
+    BatteryPassport.objects.filter(pk=chain[0].pk).update(predecessor=chain[-1])
+    everyone = sorted(p.internal_id for p in chain)
+    for passport in chain:
+        response = get(api, world.owner, f"/api/passports/{passport.internal_id}/chain/")
+        assert response.status_code == 200
+        seen = response.json()
+        assert seen["passport"]["internal_id"] == passport.internal_id
+        listed = ids(seen["predecessors"]) + [passport.internal_id] + ids(seen["successors"])
+        assert sorted(listed) == everyone  # each passport once
 
 
 def test_an_import_naming_someone_elses_passport_neither_closes_it_nor_takes_its_successor(
