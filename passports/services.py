@@ -452,7 +452,7 @@ def _sees_status(user, passport: BatteryPassport) -> bool:
     return access.sees_status(roles)
 
 
-def refuse_closed(passport: BatteryPassport) -> None:
+def refuse_closed(passport: BatteryPassport, sees_status: bool = True) -> None:
     """No change to a passport that has ceased (recycled) or was closed by repurposing:
     its own status says repurposed or remanufactured and a successor continues it (its
     economic operator answers for the battery now). A successor named by someone else's
@@ -466,6 +466,9 @@ def refuse_closed(passport: BatteryPassport) -> None:
         .only("internal_id", "lifecycle")
         .first()
     )
+    if successor is not None and not sees_status:
+        # Repurposed or remanufactured is the battery status, attribute 11: not this tier's.
+        raise Conflict(f"The passport {passport.internal_id} is closed to changes.")
     if successor is not None:
         raise Conflict(
             f"The passport {passport.internal_id} is closed: the battery was repurposed or "
@@ -492,9 +495,10 @@ def passport_recycle(
         raise Conflict("A draft was never placed on the market: it is not recycled.")
     if locked.ceased:
         raise Conflict(_ceased_message(locked) + " It is recycled once.")
-    refuse_closed(locked)
+    sees_status = _sees_status(user, locked)
+    refuse_closed(locked, sees_status)
     if locked.battery_status != BatteryStatus.WASTE:
-        if _sees_status(user, locked):
+        if sees_status:
             raise Conflict(
                 f"The battery status is {STATUS_LABELS[locked.battery_status]!r}: a battery is "
                 "recycled once it is waste. Revise the passport with battery_status 'waste' "

@@ -107,6 +107,27 @@ def test_a_recycler_refused_before_waste_is_told_the_status_only_if_its_tier_see
     assert BatteryPassport.objects.get(pk=passport.pk).ceased_at is None
 
 
+def test_a_recycler_refused_a_repurposed_passport_is_told_why_only_if_its_tier_sees_the_status(
+    api, world
+):
+    original = world.passport()
+    company, model, _ = second_life()
+    services.passport_repurpose(
+        passport=original,
+        new_status="repurposed",
+        battery_identifier="2L-R",
+        economic_operator=company,
+        battery_model=model,
+    )
+    _, blind = recycler_org(world.manufacturer, tier="authority")
+    _, seeing = recycler_org(world.manufacturer)
+    refused = post(api, blind, recycle_url(original), {"recycled_on": today()})
+    assert refused.status_code == 409, refused.json()
+    assert "repurposed" not in refused.content.decode().lower()
+    told = post(api, seeing, recycle_url(original), {"recycled_on": today()})
+    assert told.status_code == 409 and "repurposed" in told.json()["detail"]
+
+
 def test_recycling_twice_is_refused_naming_that_the_passport_ceased(api, world):
     passport = as_waste(world)
     first = post(api, world.owner, recycle_url(passport), {"recycled_on": today()})
