@@ -6,7 +6,7 @@ listed rows and filters the product row by row; a reverse relation adds DISTINCT
 the whole result. At 50,000 companies and 300,000 relationships a search for a common
 word took 1 to 2 s. Here each word looks up the matching related rows first (trigram
 indexes on PostgreSQL, migration registry 0010) and the listed rows are then read by
-their foreign keys: `company_id IN (SELECT id FROM company WHERE name ILIKE ...)`.
+their foreign keys: `EXISTS (SELECT 1 FROM company WHERE id = company_id AND name ILIKE ...)`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from functools import cache
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext as _
@@ -48,7 +48,9 @@ def _lookup(model, path: str, word: str) -> Q:
     related = field.related_model
     matching = related._default_manager.filter(**{f"{rest}__icontains": word})
     if field.many_to_one or (field.one_to_one and field.concrete):
-        return Q(**{f"{first}__in": matching.values("pk")})
+        # EXISTS by the row's key rather than IN: the planner then picks each table's
+        # trigram index (an IN over the organisations scanned all 5,300 of them).
+        return Q(Exists(matching.filter(pk=OuterRef(field.attname))))
     if field.one_to_many:  # a reverse foreign key: the related rows name ours
         return Q(pk__in=matching.values(field.field.attname))
     # Many-to-many: through the join table, still without joining the listed rows.

@@ -119,9 +119,11 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 # Bulk rows leave the planner's statistics empty until autovacuum (off on
                 # some servers) gets there: plans then sort whole tables instead of
-                # walking indexes, and any timing measured is meaningless.
+                # walking indexes, and any timing measured is meaningless. VACUUM also
+                # empties the trigram (GIN) indexes' pending lists, which every search
+                # otherwise reads through (14 ms -> 0.25 ms for a passport search).
                 with connection.cursor() as cursor:
-                    cursor.execute("ANALYZE")
+                    cursor.execute("VACUUM (ANALYZE)")
             self.stdout.write("built: " + ", ".join(report.lines()[: len(report.counts)]))
             return
         started = time.perf_counter()
