@@ -3,6 +3,7 @@ EU registry record (passports/chain.py, passports/registry_record.py)."""
 
 from rest_framework import serializers
 
+from api.serializers.passports import RowSerializer
 from passports.models import BatteryStatus, Lifecycle
 from registry.models import Organisation
 
@@ -48,9 +49,9 @@ class ChainSerializer(serializers.Serializer):
     successors = ChainEntrySerializer(many=True, help_text="Nearest first")
 
 
-class RegistrationRecordSerializer(serializers.Serializer):
+class RegistrationRecordSerializer(RowSerializer):
     """A passport's record for the EU digital product passport registry (ESPR Art. 13):
-    public values only."""
+    public values only. A row serializer: a page is 100 records of 18 fields."""
 
     unique_product_identifier = serializers.CharField(help_text="urn:uuid of the passport")
     passport_identifier = serializers.CharField(help_text="The Battery Pass identifier")
