@@ -87,8 +87,15 @@ class BatteryModelAdmin(QuietLabelsMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         with gtin.claiming(obj.gtin, obj):
             super().save_model(request, obj, form, change)
-        if change:
-            services.model_changed(obj)  # its passports' answers change with it
+        if change:  # its passports' answers change with it
+            services.model_changed(
+                obj,
+                # Against the stored values the form was made from, not its posted
+                # hidden initials (a JSON field with a callable default has them).
+                remerge=services.document_facts(obj)
+                != (form.initial.get("data"), form.initial.get("category")),
+                user=request.user,
+            )
 
 
 class VersionInline(admin.TabularInline):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 import re
 import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from config.errors import Conflict
@@ -35,6 +36,8 @@ from .schemas import schema_errors
 STATUS_LABELS = {s.value: s.label for s in BatteryStatus}  # Battery Pass enum: "Original", ...
 SUCCESSOR_STATUSES = {BatteryStatus.REPURPOSED, BatteryStatus.REMANUFACTURED}
 STATUS_ATTRIBUTE = access.STATUS_ATTRIBUTE
+
+logger = logging.getLogger(__name__)
 
 
 # --- Identifiers ---------------------------------------------------------------
@@ -610,10 +613,107 @@ def predecessor_for(requester: Requester, identifier: str) -> BatteryPassport:
     return predecessor
 
 
-def model_changed(model: BatteryModel) -> None:
+def document_facts(model: BatteryModel) -> tuple:
+    """What of a model its passports' documents are merged from (current_document)."""
+    return (copy.deepcopy(model.data), model.category)
+
+
+def model_changed(model: BatteryModel, *, remerge: bool = True, user=None) -> None:
     """A battery model's facts are part of each of its passports' answers (identifier,
-    category, chemistry): their revisions move, so ETags and kept answers change too."""
+    category, chemistry): their revisions move, so ETags and kept answers change too.
+    When its data or category changed (`remerge`), the passports' documents are merged
+    again by a job after the commit (remerge_model_passports)."""
     BatteryPassport.objects.filter(battery_model=model).update(revision=F("revision") + 1)
+    if remerge:
+        from config.jobs import enqueue
+
+        from .tasks import remerge_model_passports_task  # tasks import the services
+
+        enqueue(remerge_model_passports_task, model.pk, getattr(user, "pk", None))
+
+
+REMERGE_BATCH = 200
+REMERGE_OUTCOMES = ("drafts", "versions", "unchanged", "frozen", "refused")
+
+
+def remerge_model_passports(model_id: int, user=None) -> dict[str, int]:
+    """Merge a battery model's current data into each of its passports: a draft in place,
+    an open published passport as a new version (so readers, the change feed and the
+    credentials see it), a ceased or closed one not at all (its history is frozen).
+    Idempotent: a passport whose document is already the merged one is left alone. Each
+    passport changes in its own transaction, so one refused does not undo the others."""
+    counts = dict.fromkeys(REMERGE_OUTCOMES, 0)
+    model = BatteryModel.objects.filter(pk=model_id).first()
+    if model is None:
+        return counts
+    note = f"Battery model {model.model_identifier} changed"
+    closed = Exists(BatteryPassport.objects.filter(predecessor=OuterRef("pk")))
+    last = 0
+    while True:
+        # Keyset pages: one read per batch decides the passports already up to date.
+        batch = list(
+            BatteryPassport.objects.filter(battery_model_id=model_id, pk__gt=last)
+            .defer("public_document")
+            .annotate(has_successor=closed)
+            .order_by("pk")[:REMERGE_BATCH]
+        )
+        for passport in batch:
+            passport.battery_model = model
+            if _frozen(passport):
+                counts["frozen"] += 1
+            elif current_document(passport) == passport.document:
+                counts["unchanged"] += 1
+            else:
+                counts[_remerge_one(passport, user, note)] += 1
+        if len(batch) < REMERGE_BATCH:
+            return counts
+        last = batch[-1].pk
+
+
+def _frozen(passport: BatteryPassport) -> bool:
+    """Ceased, or closed by repurposing (refuse_closed): its versions are its history."""
+    return passport.lifecycle == Lifecycle.PUBLISHED and (
+        passport.ceased
+        # has_successor: annotated by the batch's read
+        or (
+            passport.battery_status in SUCCESSOR_STATUSES
+            and getattr(passport, "has_successor", True)
+        )
+    )
+
+
+def _remerge_one(passport: BatteryPassport, user, note: str) -> str:
+    try:
+        with transaction.atomic():
+            locked = _locked(passport)  # decided again under the lock: it may have moved
+            document = current_document(locked)
+            if document == locked.document:
+                return "unchanged"
+            if locked.lifecycle == Lifecycle.DRAFT:
+                _refresh(locked, document)
+                locked.save()
+                return "drafts"
+            try:
+                refuse_closed(locked)
+            except Conflict:
+                return "frozen"
+            _revise(
+                locked,
+                data={},
+                user=user,
+                note=note,
+                expected_version=None,
+                battery_status=None,
+            )
+            return "versions"
+    except ValidationError as error:
+        logger.warning(
+            "Passport %s keeps its document: with its battery model's new data it would "
+            "not be valid for publication (%s)",
+            passport.internal_id,
+            error,
+        )
+        return "refused"
 
 
 def check_model_data(data: dict) -> None:

@@ -184,10 +184,15 @@ class BatteryModelViewSet(
             self.request.user, serializer.instance, serializer.validated_data.get("manufacturer")
         )
         services.check_model_data(serializer.validated_data.get("data", {}))
+        before = services.document_facts(serializer.instance)
         with transaction.atomic():
             with gtin.claiming(serializer.validated_data.get("gtin", ""), serializer.instance):
                 model = serializer.save()
-            services.model_changed(model)
+            services.model_changed(
+                model,
+                remerge=services.document_facts(model) != before,
+                user=self.request.user,
+            )
 
     @extend_schema(responses={200: s.ProvenanceSerializer, **NOT_FOUND, **UNAVAILABLE})
     @action(detail=True, filter_backends=[], pagination_class=None)
