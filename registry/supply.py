@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from itertools import count
+from operator import attrgetter
 
 from django.db.models.expressions import RawSQL
 
@@ -29,6 +30,7 @@ from .concentration import (
     trace,
     upstream_sql,
 )
+from .concentration.graph import paused_gc
 from .concentration.rules import entity_key as rule_entity_key
 from .concentration.rules import entity_sets
 from .coverage import coverage_map
@@ -302,7 +304,7 @@ def lacking_companies(
 def _evaluate(
     graph: Graph, *, requester: Requester, cells: list[str], on: dt.date, thresholds: str | None
 ) -> tuple[Trace, list[RuleResult]]:
-    nodes = sorted({graph.buyer, *(e.supplier for e in graph.edges)}, key=str)
+    nodes = sorted({graph.buyer, *map(attrgetter("supplier"), graph.edges)}, key=str)
     suppliers = [n for n in nodes if n != graph.buyer]
     by_kind = checked_rules()
 
@@ -350,12 +352,15 @@ def supply_chain(
     """`first_tier`: keep only these relationships into the buyer (the suppliers of one
     battery model, say); everything upstream of them is followed as usual."""
     on = checked_on or as_of or dt.date.today()
-    graph = load_graph(buyer, mineral, as_of)
-    if first_tier is not None:
-        graph.edges = [e for e in graph.edges if e.buyer != buyer.pk or e.id in first_tier]
-    result, rules = _evaluate(
-        graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
-    )
+    # The collector paused throughout, not per step: between steps it would walk the
+    # graph's tens of thousands of objects again at each collection.
+    with paused_gc():
+        graph = load_graph(buyer, mineral, as_of)
+        if first_tier is not None:
+            graph.edges = [e for e in graph.edges if e.buyer != buyer.pk or e.id in first_tier]
+        result, rules = _evaluate(
+            graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
+        )
     return SupplyChain(result, rules, as_of, on, list(cells), hhi_rule(thresholds).code)
 
 

@@ -11,16 +11,18 @@ pushes plain lists: a trace walks tens of thousands of them."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter, itemgetter
 
 from ..models import Rule
 from .graph import CompanyInfo, Edge, Graph, Link, MineInfo, paused_gc
 from .hhi import Concentration, _country_labels, concentration_of, hhi_rule
-from .rules import path_predicates
+from .rules import never, path_predicates
 
 PROCESSING_STAGES = ("refining", "cathode")
+VOLUME, SHARE = itemgetter(3), itemgetter(4)  # Edge fields, read in C
 
 Node = int | str
 EdgesIn = defaultdict[Node, list[Edge]]
@@ -62,9 +64,9 @@ class Trace:
     untraced_pct: float
     lacking_coverage_pct: dict[str, float]
     cycles: list[Cycle]
-    flows: list[FlowMass]
+    flows: Sequence[FlowMass]  # built when first read (LazyFlows)
     stage_country_mass: dict[str, dict[str, float]]  # stage -> country -> % of supply
-    stage_flows: dict[str, list[FlowMass]]
+    stage_flows: dict[str, Sequence[FlowMass]]
     predicate_pct: dict[str, float]
     predicate_flows: dict[str, list[FlowMass]]
     tiers: int
@@ -140,7 +142,7 @@ def _reachable(buyer: Node, edges: list[Edge]) -> tuple[list[Edge], EdgesIn, int
 # --- Weights and the mass pushed upstream ----------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Weights:
     """A company's inputs and each one's share of its supply, in the order pushed
     (parallel lists: no tuple per edge)."""
@@ -161,6 +163,9 @@ def weights(edges_in: list[Edge], links_in: list[Link]) -> Weights:
         if total > 0:
             return Weights([], [], list(links_in), [v.volume / total for v in links_in], 0.0)
         return Weights([], [], [], [], 1)
+    volumes = list(map(VOLUME, edges_in))
+    if list(map(SHARE, edges_in)).count(None) == len(edges_in) and None not in volumes:
+        return _volume_weights(edges_in, volumes, links_in)
     anomaly = ""
     explicit = [e for e in edges_in if e.share is not None]
     shares = [share / 100 for e in explicit if (share := e.share) is not None]
@@ -179,6 +184,17 @@ def weights(edges_in: list[Edge], links_in: list[Link]) -> Weights:
         link_shares = [rest * link.volume / total_volume for link in links_in]
         return Weights(explicit + by_volume, shares, list(links_in), link_shares, 0.0, anomaly)
     return Weights(explicit, shares, [], [], rest, anomaly)
+
+
+def _volume_weights(edges_in: list[Edge], volumes: list[float], links_in: list[Link]) -> Weights:
+    """`weights` when every edge has a volume and none a share, the usual case, without
+    its passes over the edges: the same divisions in the same order."""
+    total_volume = sum([*volumes, *(link.volume for link in links_in)])
+    if total_volume > 0:
+        shares = [v / total_volume for v in volumes]  # rest is 1: 1 * v is v, exactly
+        link_shares = [link.volume / total_volume for link in links_in]
+        return Weights(edges_in, shares, list(links_in), link_shares, 0.0)
+    return Weights([], [], [], [], 1)
 
 
 @dataclass
@@ -220,7 +236,7 @@ def propagate(graph: Graph, edges: list[Edge], edges_in: EdgesIn, reachable: int
         out.untraced += m * w.unexplained
         for edge, share in zip(w.edges, w.shares, strict=True):
             flow = m * share
-            edge_flow[edge.id] += flow
+            edge_flow[edge.id] = flow  # each edge is pushed once, by its one buyer
             supplier = edge.supplier
             mass[supplier] += flow
             if depth.get(supplier, 0) < d:
@@ -230,7 +246,7 @@ def propagate(graph: Graph, edges: list[Edge], edges_in: EdgesIn, reachable: int
             if not left:
                 ready.append(supplier)
         for link, share in zip(w.links, w.link_shares, strict=True):
-            link_flow[link.id] += m * share
+            link_flow[link.id] = m * share
     if reachable is None:
         reachable = len(waiting.keys() | edges_in.keys() | {buyer})
     out.complete = len(order) == reachable
@@ -270,13 +286,14 @@ def carry(
     """The share of the supply whose path meets the predicate, and the flows where it is
     first met. Mass not yet meeting it is carried upstream along the recorded pushes,
     each edge tested at most once; a company none reaches is skipped."""
-    if not any(map(edge_test, edges)):
+    if edge_test is never or not any(map(edge_test, edges)):
         return _carry_to_mines(pushes, mines, leaf_test, flow_of)
-    open_mass: defaultdict[Node, float] = defaultdict(float, {pushes.order[0][0]: 1.0})
+    open_mass: dict[Node, float] = {pushes.order[0][0]: 1.0}
+    get = open_mass.get  # bound once: the loop below runs once per edge
     met = 0.0
     flows: list[FlowMass] = []
     for node, w in pushes.order:
-        carried_in = open_mass.get(node)
+        carried_in = get(node)
         if not carried_in:
             continue
         for edge, share in zip(w.edges, w.shares, strict=True):
@@ -287,7 +304,8 @@ def carry(
                 met += carried
                 flows.append(flow_of.edge(edge, carried))
             else:
-                open_mass[edge.supplier] += carried
+                supplier = edge.supplier
+                open_mass[supplier] = get(supplier, 0.0) + carried
         for link, share in zip(w.links, w.link_shares, strict=True):
             carried = carried_in * share
             mine = mines[link.mine]
@@ -359,42 +377,29 @@ def mine_shares(graph: Graph, link_flow: dict[Node, float]) -> MineShares:
 @dataclass
 class ProcessingShares:
     country: dict[str, defaultdict[str, float]]  # stage -> country -> mass
-    flows: dict[str, list[FlowMass]]  # stage -> flows
+    edges: dict[str, list[Edge]]  # stage -> its edges with mass, in edge order
     refiners: defaultdict[str, float]
-    all_flows: list[FlowMass]  # every edge with mass, in edge order
 
 
 def processing_shares(
-    edges: list[Edge], edge_flow: dict[Node, float], flow_of: FlowMaker, labels: dict[str, str]
+    edges: list[Edge], edge_flow: dict[Node, float], labels: dict[str, str], names: Names
 ) -> ProcessingShares:
-    """Where each processing step happens and who refines; every edge's flow on the way.
-    Refiners' names are added to `labels`."""
+    """Where each processing step happens and who refines. Refiners' names are added
+    to `labels`."""
     out = ProcessingShares(
         {s: defaultdict(float) for s in PROCESSING_STAGES},
         {s: [] for s in PROCESSING_STAGES},
         defaultdict(float),
-        [],
     )
-    names = flow_of.names
     for edge in edges:
+        stage = edge.stage
+        if stage not in out.country:
+            continue
         flow = edge_flow.get(edge.id, 0.0)
         if not flow:
             continue
-        fm = FlowMass(  # flow_of.edge, inlined: one call fewer per edge
-            "edge",
-            edge.id,
-            names[edge.supplier],
-            names[edge.buyer],
-            edge.stage,
-            edge.country,
-            round(100 * flow, 4),
-            edge.hypothetical,
-        )
-        out.all_flows.append(fm)
-        stage = edge.stage
-        if stage in out.country:
-            out.country[stage][edge.country] += flow
-            out.flows[stage].append(fm)
+        out.country[stage][edge.country] += flow
+        out.edges[stage].append(edge)
         if stage == "refining":
             key = str(edge.supplier)
             out.refiners[key] += flow
@@ -437,11 +442,60 @@ class FlowMaker:
         )
 
 
+class LazyFlows(Sequence[FlowMass]):
+    """A list of flows built on first read: a trace has one per edge (tens of
+    thousands) and most callers read only its shares."""
+
+    __slots__ = ("_build", "_rows")
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, as a list is
+
+    def __init__(self, build: Callable[[], list[FlowMass]]):
+        self._build: Callable[[], list[FlowMass]] | None = build
+        self._rows: list[FlowMass] | None = None
+
+    def rows(self) -> list[FlowMass]:
+        if self._rows is None:
+            assert self._build is not None
+            self._rows, self._build = self._build(), None
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def __getitem__(self, index):  # a slice gives a list
+        return self.rows()[index]
+
+    def __iter__(self) -> Iterator[FlowMass]:
+        return iter(self.rows())
+
+    def __eq__(self, other: object) -> bool:
+        return self.rows() == (other.rows() if isinstance(other, LazyFlows) else other)
+
+    def __repr__(self) -> str:
+        return repr(self.rows())
+
+
+def edge_flows(
+    edges: list[Edge], edge_flow: dict[Node, float], flow_of: FlowMaker
+) -> list[FlowMass]:
+    """Each edge with mass, in edge order."""
+    out = []
+    for edge in edges:
+        flow = edge_flow.get(edge.id, 0.0)
+        if flow:
+            out.append(flow_of.edge(edge, flow))
+    return out
+
+
 def flow_list(
-    graph: Graph, edge_flows: list[FlowMass], link_flow: dict[Node, float], flow_of: FlowMaker
+    graph: Graph,
+    edges: list[Edge],
+    edge_flow: dict[Node, float],
+    link_flow: dict[Node, float],
+    flow_of: FlowMaker,
 ) -> list[FlowMass]:
     """Every edge and mine link with mass, largest first (ties in graph order)."""
-    flows = list(edge_flows)
+    flows = edge_flows(edges, edge_flow, flow_of)
     for link in graph.links:
         flow = link_flow.get(link.id, 0.0)
         if flow:
@@ -481,10 +535,15 @@ def _trace(
     edge_tests, leaf_tests = path_predicates(graph, concern=concern, ira=ira, lacking=lacking)
     met: dict[str, float] = {}
     met_flows: dict[str, list[FlowMass]] = {}
+    carried: dict[tuple, tuple[float, list[FlowMass]]] = {}  # rules sharing tests: once
     for p, test in edge_tests.items():
-        met[p], met_flows[p] = carry(pushes, edges, graph.mines, test, leaf_tests[p], flow_of)
+        key = (test, leaf_tests[p])
+        if key not in carried:
+            carried[key] = carry(pushes, edges, graph.mines, test, leaf_tests[p], flow_of)
+        met[p], flows = carried[key]
+        met_flows[p] = list(flows)
     by_mine = mine_shares(graph, pushes.link_flow)
-    processing = processing_shares(edges, pushes.edge_flow, flow_of, by_mine.labels)
+    processing = processing_shares(edges, pushes.edge_flow, by_mine.labels, names)
     anomalies = {f"{names[node]}: {w.anomaly}" for node, w in pushes.order if w.anomaly}
     refining = processing.country["refining"]
     labels = by_mine.labels
@@ -521,11 +580,17 @@ def _trace(
             p.split(":", 1)[1]: _pct(v) for p, v in met.items() if p.startswith("lacking:")
         },
         cycles=cycles,
-        flows=flow_list(graph, processing.all_flows, pushes.link_flow, flow_of),
+        # Not the pushes: kept alive, their objects would cost each garbage collection.
+        flows=LazyFlows(
+            partial(flow_list, graph, edges, pushes.edge_flow, pushes.link_flow, flow_of)
+        ),
         stage_country_mass={
             s: {c: _pct(v) for c, v in d.items()} for s, d in processing.country.items()
         },
-        stage_flows=processing.flows,
+        stage_flows={
+            s: LazyFlows(partial(edge_flows, group, pushes.edge_flow, flow_of))
+            for s, group in processing.edges.items()
+        },
         predicate_pct={p: _pct(v) for p, v in met.items()},
         predicate_flows=met_flows,
         tiers=pushes.tiers,

@@ -25,24 +25,32 @@ def is_prohibited_entity(info: CompanyInfo, rule: Rule) -> bool:
     (organised or headquartered there, s.7701(a)(51) foreign-controlled entity); or held
     at or above the share by a covered nation's government (foreign-influenced entity).
     A state owner recorded without a share counts: the registry cannot rule it out."""
+    return prohibited_entity_test(rule)(info)
+
+
+def prohibited_entity_test(rule: Rule) -> Callable[[CompanyInfo], bool]:
+    """`is_prohibited_entity` for one rule, its params read once, not per company."""
     p = rule.params
     covered = set(p.get("covered_nations", []))
-    if info.name in p.get("companies", []) or info.country in covered:
-        return True
-    return info.state_owner in covered and (
-        info.state_pct is None or info.state_pct >= float(p.get("state_share_min_pct", 0))
-    )
+    named = set(p.get("companies", []))
+    least = float(p.get("state_share_min_pct", 0))
+
+    def test(info: CompanyInfo) -> bool:
+        if info.name in named or info.country in covered:
+            return True
+        return info.state_owner in covered and (info.state_pct is None or info.state_pct >= least)
+
+    return test
 
 
 def entity_sets(graph: Graph, rules: Iterable[Rule]) -> dict[str, set]:
     """For each entity rule, the graph's companies it names (hypothetical ones included),
     keyed for `path_predicates`' `lacking` argument: one pass over the companies."""
-    return {
-        entity_key(rule): {
-            cid for cid, info in graph.companies.items() if is_prohibited_entity(info, rule)
-        }
-        for rule in rules
-    }
+    out = {}
+    for rule in rules:
+        test = prohibited_entity_test(rule)
+        out[entity_key(rule)] = {cid for cid, info in graph.companies.items() if test(info)}
+    return out
 
 
 def _of_concern(info: CompanyInfo, p: dict) -> bool:
@@ -78,7 +86,7 @@ def path_predicates(
     # post-consumer is the rest (recycled - pre), the usual case for flows with no source.
     edge_tests: dict[str, EdgeTest] = {
         "recycled": recycled_edge,
-        "recycled_pre": lambda e: False,
+        "recycled_pre": never,
     }
     leaf_tests: dict[str, LeafTest] = {
         "recycled": lambda m: m.method == "black_mass",
@@ -101,20 +109,35 @@ def path_predicates(
             or (m.method == "black_mass" and m.country in north_america)
         )
 
-    def supplied_by(companies: set) -> EdgeTest:
-        return lambda e: e.supplier in companies
-
-    def operated_by(companies: set) -> LeafTest:
-        return lambda m: m.operator in companies
-
     # `lacking` also carries entity rules' companies (keys "pfe:<rule>", entity_sets):
     # their mass is reported under that key, met where such a company supplies or
     # operates the mine, never as lacking coverage.
     for key, companies in lacking.items():
         if key.startswith(ENTITY_PREFIX):
-            edge_tests[key] = supplied_by(companies)
-            leaf_tests[key] = operated_by(companies)
+            edge_tests[key], leaf_tests[key] = _entity_tests(companies, edge_tests, leaf_tests)
         else:
-            edge_tests[f"lacking:{key}"] = supplied_by(companies)
-            leaf_tests[f"lacking:{key}"] = lambda m: False
+            edge_tests[f"lacking:{key}"] = _supplied_by(companies)
+            leaf_tests[f"lacking:{key}"] = never
     return edge_tests, leaf_tests
+
+
+def never(_item: object) -> bool:
+    """A test nothing meets: a trace need not look for it."""
+    return False
+
+
+def _supplied_by(companies: set) -> EdgeTest:
+    test = lambda e: e.supplier in companies  # noqa: E731
+    test.companies = companies  # type: ignore[attr-defined]
+    return test
+
+
+def _entity_tests(
+    companies: set, edge_tests: dict[str, EdgeTest], leaf_tests: dict[str, LeafTest]
+) -> tuple[EdgeTest, LeafTest]:
+    """An entity rule's tests; the same objects as an earlier rule's naming the same
+    companies (rules often do), so that a trace carries them once."""
+    for key, test in edge_tests.items():
+        if key.startswith(ENTITY_PREFIX) and getattr(test, "companies", None) == companies:
+            return test, leaf_tests[key]
+    return _supplied_by(companies), lambda m: m.operator in companies
