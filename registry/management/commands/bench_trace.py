@@ -11,6 +11,7 @@ Several runs (`--sizes 10000:100000,100000:1000000`) are printed side by side; t
 line is the first run's `trace / floor` ratio.
 """
 
+import gc
 import random
 import resource
 import statistics
@@ -297,6 +298,10 @@ class Command(BaseCommand):
         # Interleaved, so that a busy moment of the machine falls on every step alike.
         for _ in range(repeat):
             for name, step in steps.items():
+                # Each step from a collected heap: else a full collection of what the
+                # steps before left (the graph kept for "arithmetic") falls inside
+                # whichever step comes next, and the floor read up to twice its time.
+                gc.collect()
                 with CaptureQueriesContext(connection) as ctx:
                     t0 = time.perf_counter()
                     result = step()
