@@ -130,7 +130,14 @@ def current_generation() -> int:
 def compute(kind: str, params: dict, requester: Requester) -> tuple[dict, list]:
     """(summary, rows) of one computation, as plain JSON values."""
     summary, rows = import_string(KINDS[kind])(normalise(params), requester)
-    return normalise(summary), normalise(rows)
+    return normalise(summary), normalise(list(rows))
+
+
+def compute_page(kind: str, params: dict, requester: Requester, rows: slice):
+    """(summary, the `rows` slice, how many rows) of one computation: only the slice is
+    written out (a trace's rows are built when read: thousands for one page of 50)."""
+    summary, all_rows = import_string(KINDS[kind])(normalise(params), requester)
+    return normalise(summary), normalise(list(all_rows[rows])), len(all_rows)
 
 
 def _claim(row: KeptResult | None, kind: str, key: str, scope: str, params, generation) -> bool:
@@ -186,8 +193,8 @@ def serve(
     if inline_below is not None:
         inline = min(inline, inline_below)
     if row is None and population() < inline:
-        summary, all_rows = compute(kind, params, requester)
-        return Served(summary, all_rows[rows], len(all_rows), timezone.now(), False, False)
+        summary, page, count = compute_page(kind, params, requester, rows)
+        return Served(summary, page, count, timezone.now(), False, False)
     generation = current_generation()
     if row is not None and row.payload is not None and row.generation == generation:
         return _served(row, rows, stale=False)
