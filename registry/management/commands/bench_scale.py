@@ -20,6 +20,7 @@ the bench creates; routes whose ids a database lacks (passports in the large one
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -64,6 +65,10 @@ STAFF_ROUTES = {
     "registry:attestation-create",
     "registry:attestation-edit",
     "accounts:two-factor",
+    "api:account-token-detail",
+    "api:intake-detail",
+    "intake:job",
+    "api:intake-rmi-conformance",
 }
 # Query strings a route needs to answer (or the variant the issue measured).
 QUERIES = {
@@ -105,7 +110,16 @@ TRACE_ROUTES = {"api:supply-chain", "api:what-if", "registry:supply-chain"}
 # The jobs' broker (a Redis database of its own; BENCH_BROKER_URL to choose another).
 BROKER_URL = os.environ.get("BENCH_BROKER_URL") or "redis://127.0.0.1:6379/7"
 # Never asked: they write, log out, or answer only with a one-time token.
-SKIPPED_ROUTES = {"logout", "password_reset_confirm"}
+SKIPPED_ROUTES = {
+    "logout",
+    "password_reset_confirm",
+    # POST only (require_POST): a GET is a 405 before any work.
+    "accounts:token-revoke",
+    "intake:job-commit",
+    "taxonomy:proposal-approve",
+    "taxonomy:proposal-reject",
+    "intake:job-matches",
+}
 
 
 def get_routes() -> list[tuple[str, str, list[str], object]]:
@@ -145,6 +159,62 @@ def get_routes() -> list[tuple[str, str, list[str], object]]:
 
     walk(get_resolver())
     return found
+
+
+# Routes of objects a registry may hold none of: the probe makes one (_bench_objects).
+OBJECT_KWARGS = {
+    ("api:account-token-detail", "pk"): "token",
+    ("api:intake-detail", "pk"): "job",
+    ("intake:job", "pk"): "job",
+    ("api:attestation-download", "pk"): "evidence_attestation",
+    ("api:attestation-download", "evidence_id"): "evidence",
+}
+
+
+def _bench_objects(user) -> dict:
+    """The bench user's API token, a finished dry run of an import and an evidence file
+    of a public attestation, made once per database; an intake table kind."""
+    from django.core.files.base import ContentFile
+
+    from accounts import services as accounts
+    from accounts.models import ApiToken
+    from intake.models import ImportJob
+    from intake.tables import TABLES
+    from registry.models import Attestation, Evidence
+
+    token = ApiToken.objects.filter(user=user).first()
+    if token is None:
+        token = accounts.issue_token(user, "bench").token
+    job = ImportJob.objects.filter(requested_by=user).first()
+    if job is None:
+        job = ImportJob.objects.create(
+            kind="companies" if "companies" in TABLES else sorted(TABLES)[0],
+            status=ImportJob.Status.DONE,
+            file=ContentFile(b"legal_name,country\n", name="bench.csv"),
+            filename="bench.csv",
+            sha256="0" * 64,
+            requested_by=user,
+        )
+    evidence = Evidence.objects.exclude(file="").order_by("pk").first()
+    public = Attestation.objects.filter(visibility="public").order_by("pk").first()
+    if evidence is None and public is not None:
+        content = b"%PDF-1.4 bench evidence"
+        evidence = Evidence.objects.create(
+            attestation=public,
+            file=ContentFile(content, name="bench-evidence.pdf"),
+            filename="bench-evidence.pdf",
+            content_type="application/pdf",
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_by=user,
+        )
+    return {
+        "token": token.pk,
+        "job": job.pk,
+        "kind": "companies" if "companies" in TABLES else sorted(TABLES)[0],
+        "evidence": evidence.pk if evidence else None,
+        "evidence_attestation": evidence.attestation_id if evidence else None,
+    }
 
 
 def _first(queryset, attr="pk"):
@@ -227,7 +297,9 @@ def probe(password: str) -> dict:
         Attestation.objects.filter(visibility="public", status="verified")
     )
     submitted = _first(Attestation.objects.filter(status="submitted"))
+    bench_objects = _bench_objects(user)
     values = {
+        **bench_objects,
         "code": "irma",
         "mineral": "cobalt",
         "identifier": passport,
@@ -242,8 +314,17 @@ def probe(password: str) -> dict:
         for kwarg in kwargs:
             if name in TRACE_ROUTES:
                 value = trace_buyer
+            elif (name, kwarg) in OBJECT_KWARGS:
+                value = bench_objects.get(OBJECT_KWARGS[(name, kwarg)])
             elif kwarg == "pk" and (
-                "company" in name or name in ("registry:scorecard", "workspace:grade-history")
+                "company" in name
+                or name
+                in (
+                    "registry:scorecard",
+                    "workspace:grade-history",
+                    "registry:supplier-report",
+                    "api:intake-rmi-conformance",
+                )
             ):
                 value = ordinary
             elif kwarg == "pk" and "attestation" in name and "credential" in name:
