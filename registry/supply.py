@@ -637,7 +637,7 @@ def _concentration(value) -> dict:
     return out
 
 
-def summary_of(chain: SupplyChain) -> tuple[dict, list[dict]]:
+def summary_of(chain: SupplyChain) -> tuple[dict, Sequence[dict]]:
     """The trace's summary (shares, HHI, rule results, counts) and its flows, largest
     first: the summary is small whatever the graph; the flows are served a page at a
     time. Shares and each rule's flows are cut to the largest (with their counts)."""
@@ -674,7 +674,7 @@ def _flow(flow: FlowMass) -> dict:
     return out
 
 
-class FlowRows(Sequence):
+class FlowRows(Sequence[dict]):
     """A trace's flows as answer rows, each written when read: an answer shows a page of
     them, a kept result all."""
 
@@ -696,7 +696,7 @@ def upstream_count(buyer: Company, mineral: Mineral, as_of: dt.date | None) -> i
     return Company.objects.filter(pk__in=RawSQL(sql, params)).count()
 
 
-def supply_chain_payload(params: dict, requester: Requester) -> tuple[dict, list[dict]]:
+def supply_chain_payload(params: dict, requester: Requester) -> tuple[dict, Sequence[dict]]:
     """`supply_chain` from a kept result's parameters (registry.kept)."""
     day = dt.date.fromisoformat
     buyer = Company.objects.get(pk=params["buyer"])
