@@ -233,3 +233,43 @@ def test_the_command_prints_the_summary_as_json(tmp_path, capsys):
     call_command("intake", str(path), "--kind", "production", "--json")
     assert json.loads(capsys.readouterr().out)["written"] is True
     assert ProductionStatistic.objects.filter(country="CD", year=2024, product="cobalt").exists()
+
+
+def _export_csv(kind: str) -> list[str]:
+    response = client_of(None).get(f"/api/intake/exports/{kind}/")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode().splitlines()
+
+
+def _relationship(supplier, buyer, volume):
+    from registry.models import SupplyRelationship
+    from taxonomy.models import Cell, Mineral
+
+    return SupplyRelationship.objects.create(
+        supplier=supplier,
+        buyer=buyer,
+        mineral=Mineral.objects.get(code="cobalt"),
+        stage=Cell.objects.get(code="application.refining"),
+        material="intermediate",
+        volume_t=volume,
+    )
+
+
+def test_a_table_export_reads_in_chunks_with_no_query_per_row(monkeypatch):
+    from intake import tables
+
+    buyer = make_company("Export Buyer")
+    for n in range(3):
+        _relationship(make_company(f"Export Supplier {n}", stages=("mining",)), buyer, 10 + n)
+    with CaptureQueriesContext(connection) as few:
+        assert len(_export_csv("relationships")) == 1 + 3
+    for n in range(3, 9):
+        _relationship(make_company(f"Export Supplier {n}", stages=("mining",)), buyer, 10 + n)
+    with CaptureQueriesContext(connection) as more:
+        assert len(_export_csv("relationships")) == 1 + 9
+    assert len(more) == len(few)  # the mineral was read once per row
+    # In chunks (a table is never held whole), prefetches included: every row complete.
+    monkeypatch.setattr(tables, "EXPORT_CHUNK", 2)
+    rows = [line.split(",") for line in _export_csv("companies")[1:]]
+    assert len(rows) == Company.objects.count() == 10
+    assert {r[0]: r[3] for r in rows}["Export Supplier 7"] == "mining"
