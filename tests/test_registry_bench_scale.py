@@ -113,3 +113,24 @@ def test_bench_scale_prints_one_row_per_route_and_the_worst_ratio_last():
             [base.path.lstrip("/") + "_t_bench_%"],
         )
         assert cursor.fetchall() == []
+
+
+def test_a_whole_table_download_is_shown_but_is_not_the_worst_ratio_nor_a_time_miss():
+    from registry.management.commands.bench_scale import Measure, table
+
+    def side(download_ms, page_ms):
+        return {
+            "idle": 100.0,
+            "peak": 120.0,
+            "results": {
+                "api:intake-export": Measure(download_ms, 0, 200, 110.0),
+                "api:company-list": Measure(page_ms, 3, 200, 110.0),
+            },
+        }
+
+    lines = table(side(9, 10), side(7000, 25), ["api:intake-export", "api:company-list"])
+    rows = {m["route"].strip(): m for m in map(ROW.match, lines) if m}
+    assert rows["api:intake-export"]["ratio"] == "777.78"
+    assert rows["api:intake-export"]["misses"] == "(download)"
+    assert rows["api:company-list"]["misses"] is None
+    assert lines[-1] == "worst ratio large/small: 2.50 (api:company-list)"
