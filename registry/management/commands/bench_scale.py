@@ -719,7 +719,8 @@ class Command(BaseCommand):
             manage(demo_url, "collectstatic", "--no-input", "-v0", env=Server(demo_url).env())
             measured, order = {}, []
             for label, url in (("demo", demo_url), ("large", large_url)):
-                out = manage(url, "bench_scale", "--probe", password)
+                # One argument: a password may begin with "-", which argparse reads as an option.
+                out = manage(url, "bench_scale", f"--probe={password}")
                 found = json.loads(out.split("BENCH-TARGETS ", 1)[1])
                 targets = found["targets"]
                 order = order or [t["route"] for t in targets]
