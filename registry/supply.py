@@ -49,7 +49,7 @@ class RuleResult:
     threshold: float | None
     detail: str
     source: str
-    flows: list[FlowMass] = field(default_factory=list)
+    flows: Sequence[FlowMass] = field(default_factory=list)
     in_force_from: dt.date | None = None
     in_force_until: dt.date | None = None
 

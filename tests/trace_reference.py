@@ -253,11 +253,19 @@ def trace(
         },
         stage_flows=stage_flows,
         predicate_pct={p: _pct(v) for p, v in met.items()},
-        predicate_flows=met_flows,
+        predicate_flows={p: _largest_first(f, graph) for p, f in met_flows.items()},
         tiers=max(depth.values()) if depth else 0,
         edge_count=len(edges),
         anomalies=sorted(set(anomalies)),
     )
+
+
+def _largest_first(flows: list[FlowMass], graph: Graph) -> list[FlowMass]:
+    """The order a rule's flows are shown in since the trace works level by level
+    (unchanged arithmetic): largest first, ties edges then mine links in graph order."""
+    at = {("edge", e.id): i for i, e in enumerate(graph.edges)}
+    at.update({("source", link.id): i for i, link in enumerate(graph.links)})
+    return sorted(flows, key=lambda f: (-f.share_pct, f.kind == "source", at[f.kind, f.id]))
 
 
 def _pct(value: float) -> float:

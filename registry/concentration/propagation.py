@@ -10,16 +10,19 @@ pushes plain lists: a trace walks tens of thousands of them."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
 from operator import attrgetter, itemgetter
+
+import numpy as np
 
 from ..models import Rule
 from .graph import CompanyInfo, Edge, Graph, Link, MineInfo, paused_gc
 from .hhi import Concentration, _country_labels, concentration_of, hhi_rule
-from .rules import never, path_predicates
+from .rules import EdgeColumns, EdgeTest, never, path_predicates
 
 PROCESSING_STAGES = ("refining", "cathode")
 VOLUME, SHARE = itemgetter(3), itemgetter(4)  # Edge fields, read in C
@@ -68,7 +71,7 @@ class Trace:
     stage_country_mass: dict[str, dict[str, float]]  # stage -> country -> % of supply
     stage_flows: dict[str, Sequence[FlowMass]]
     predicate_pct: dict[str, float]
-    predicate_flows: dict[str, list[FlowMass]]
+    predicate_flows: dict[str, Sequence[FlowMass]]  # built when first read
     tiers: int
     edge_count: int
     anomalies: list[str]
@@ -199,58 +202,179 @@ def _volume_weights(edges_in: list[Edge], volumes: list[float], links_in: list[L
 
 @dataclass
 class Pushes:
-    """The mass pushed upstream: per company in the order processed, its mass and
-    weights; each edge's and link's flow (share of the buyer's supply)."""
+    """The mass pushed upstream, as arrays over the edges pushed (`edges`, in order) and
+    the graph's mine links, companies numbered from the buyer's 0. `levels`: level by
+    level from the buyer, the positions of the edges pushed then, by buyer; a company is
+    processed on the level after the last of the edges it supplies through."""
 
-    order: list[tuple[Node, Weights]] = field(default_factory=list)
-    edge_flow: defaultdict[Node, float] = field(default_factory=lambda: defaultdict(float))
-    link_flow: defaultdict[Node, float] = field(default_factory=lambda: defaultdict(float))
+    nodes: list[Node]  # the companies by number
+    sup: np.ndarray  # per edge: the supplier's number
+    buy: np.ndarray  # per edge: the buyer's number
+    edge_share: np.ndarray  # per edge: its share of the buyer's supply
+    link_node: np.ndarray  # per link: its company's number
+    link_share: np.ndarray  # per link: its share of the company's supply
+    levels: list[np.ndarray] = field(default_factory=list)
+    processed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per company
+    edge_flow: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per edge (0: none)
+    link_flow: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per link
+    anomalies: list[tuple[Node, str]] = field(default_factory=list)  # processed companies
     untraced: float = 0.0
     tiers: int = 0
-    complete: bool = True  # False: a cycle kept some company from being reached
+    complete: bool = True  # False: a cycle kept some company from being processed
 
 
-def propagate(graph: Graph, edges: list[Edge], edges_in: EdgesIn, reachable: int | None) -> Pushes:
-    """Kahn's order from the buyer: a company is processed once every edge it supplies
-    through has brought it its mass. Incomplete when fewer than the `reachable`
-    companies (None: all the edges name) were processed: a cycle, an edge from a
-    company the buyer does not reach, or only edges with neither share nor volume."""
-    buyer = graph.buyer
-    links_in: defaultdict[Node, list[Link]] = defaultdict(list)
-    for link in graph.links:
-        links_in[link.company].append(link)
-    waiting = Counter(map(itemgetter(1), edges))  # edges still to bring mass, by supplier
-    out = Pushes(complete=buyer not in waiting)
-    if not out.complete:
-        return out
-    mass: defaultdict[Node, float] = defaultdict(float)
-    mass[buyer] = 1.0
-    depth = {buyer: 0}
-    edge_flow, link_flow, order = out.edge_flow, out.link_flow, out.order
-    ready = [buyer]
-    while ready:
-        node = ready.pop()
-        m, d = mass[node], depth[node] + 1
-        w = weights(edges_in.get(node, NO_EDGES), links_in.get(node, NO_LINKS))
-        order.append((node, w))
-        out.untraced += m * w.unexplained
+@dataclass
+class _Inputs:
+    """Each company's inputs weighted (`weights`), as arrays."""
+
+    edge_share: np.ndarray
+    pushed: np.ndarray  # per edge: pushed at all (a share of 0 is pushed)
+    link_share: np.ndarray  # 0 where not pushed
+    unexplained: np.ndarray  # per company
+    anomaly: dict[int, str]  # company number -> anomaly
+
+
+def _numbered(edges: list[Edge], links: list[Link], buyer: Node):
+    """Numbers for the companies, the buyer 0: (companies by number, supplier and buyer
+    numbers per edge, company number per link, how many companies the edges name)."""
+    n = len(edges)
+    try:  # company ids: numbered in C
+        ids = np.concatenate(
+            [
+                np.array([buyer], dtype=np.int64),
+                np.fromiter(map(itemgetter(1), edges), np.int64, n),
+                np.fromiter(map(itemgetter(2), edges), np.int64, n),
+                np.fromiter((link.company for link in links), np.int64, len(links)),
+            ]
+        )
+    except (TypeError, ValueError):  # a what-if's new companies are named by text
+        return _numbered_by_dict(edges, links, buyer)
+    nodes, number = np.unique(ids, return_inverse=True)
+    swap = np.arange(len(nodes))  # the buyer's number and 0 swapped
+    swap[[0, number[0]]] = swap[[number[0], 0]]
+    number, nodes = swap[number], nodes[swap]
+    in_edges = len(np.unique(number[: 2 * n + 1]))
+    return (
+        nodes.tolist(),
+        number[1 : n + 1],
+        number[n + 1 : 2 * n + 1],
+        number[2 * n + 1 :],
+        in_edges,
+    )
+
+
+def _numbered_by_dict(edges: list[Edge], links: list[Link], buyer: Node):
+    index: dict[Node, int] = {buyer: 0}
+    number = index.setdefault  # a new company gets the next number
+
+    def numbers(nodes: Iterator[Node], n: int) -> np.ndarray:
+        return np.fromiter((number(c, len(index)) for c in nodes), np.int64, n)
+
+    sup = numbers(map(itemgetter(1), edges), len(edges))
+    buy = numbers(map(itemgetter(2), edges), len(edges))
+    in_edges = len(index)
+    link_node = numbers((link.company for link in links), len(links))
+    return list(index), sup, buy, link_node, in_edges
+
+
+def _inputs(edges: list[Edge], links: list[Link], n_nodes: int, buy, link_node) -> _Inputs:
+    """`weights` for every company. The usual company (every input with a volume, none
+    with a share) in arrays, its volumes summed edges first then links, in graph order,
+    as `weights` adds them; any other through `weights` itself."""
+    volume = np.array(list(map(VOLUME, edges)), dtype=float)  # None -> NaN
+    link_volume = np.fromiter((link.volume for link in links), float, len(links))
+    total = np.bincount(
+        np.concatenate([buy, link_node]),
+        weights=np.concatenate([np.nan_to_num(volume), link_volume]),
+        minlength=n_nodes,
+    )
+    fed = total > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        edge_share = np.where(fed[buy], volume / total[buy], 0.0)
+        link_share = np.where(fed[link_node], link_volume / total[link_node], 0.0)
+    out = _Inputs(edge_share, fed[buy], link_share, np.where(fed, 0.0, 1.0), {})
+    odd_edges = np.isnan(volume) | ~np.isnan(np.array(list(map(SHARE, edges)), dtype=float))
+    if odd_edges.any():
+        _odd_inputs(out, edges, links, n_nodes, buy[odd_edges], buy, link_node)
+    return out
+
+
+def _odd_inputs(out: _Inputs, edges, links, n_nodes: int, odd_buyers, buy, link_node) -> None:
+    odd = np.zeros(n_nodes, dtype=bool)
+    odd[odd_buyers] = True
+    edges_in: defaultdict[int, list[int]] = defaultdict(list)
+    for position in np.flatnonzero(odd[buy]).tolist():
+        edges_in[int(buy[position])].append(position)
+    links_in: defaultdict[int, list[int]] = defaultdict(list)
+    for position in np.flatnonzero(odd[link_node]).tolist():
+        links_in[int(link_node[position])].append(position)
+    for node, positions in edges_in.items():
+        w = weights([edges[p] for p in positions], [links[p] for p in links_in[node]])
+        at = {edges[p].id: p for p in positions}
+        out.edge_share[positions] = 0.0
+        out.pushed[positions] = False
         for edge, share in zip(w.edges, w.shares, strict=True):
-            flow = m * share
-            edge_flow[edge.id] = flow  # each edge is pushed once, by its one buyer
-            supplier = edge.supplier
-            mass[supplier] += flow
-            if depth.get(supplier, 0) < d:
-                depth[supplier] = d
-            left = waiting[supplier] - 1
-            waiting[supplier] = left
-            if not left:
-                ready.append(supplier)
-        for link, share in zip(w.links, w.link_shares, strict=True):
-            link_flow[link.id] = m * share
+            out.edge_share[at[edge.id]] = share
+            out.pushed[at[edge.id]] = True
+        out.link_share[links_in[node]] = w.link_shares or 0.0
+        out.unexplained[node] = w.unexplained
+        if w.anomaly:
+            out.anomaly[node] = w.anomaly
+
+
+def propagate(graph: Graph, edges: list[Edge], reachable: int | None) -> Pushes:
+    """Kahn's order from the buyer, a level at a time: a company is processed once every
+    edge it supplies through has brought it its mass. Incomplete when fewer than the
+    `reachable` companies (None: all the edges name) were processed: a cycle, an edge
+    from a company the buyer does not reach, or only edges with neither share nor
+    volume."""
+    links = graph.links
+    nodes, sup, buy, link_node, in_edges = _numbered(edges, links, graph.buyer)
+    n_nodes = len(nodes)
+    waiting = np.bincount(sup, minlength=n_nodes)  # edges still to bring mass, by supplier
+    inputs = _inputs(edges, links, n_nodes, buy, link_node)
+    out = Pushes(nodes, sup, buy, inputs.edge_share, link_node, inputs.link_share)
+    out.processed = np.zeros(n_nodes, dtype=bool)
+    out.edge_flow, out.link_flow = np.zeros(len(edges)), np.zeros(len(links))
+    if waiting[0]:  # the buyer supplies a company upstream of it: a cycle
+        out.complete = False
+        return out
+    # The pushed edges grouped by buyer (stable: in edge order within a buyer).
+    pushed = np.flatnonzero(inputs.pushed)
+    by_buyer = pushed[np.argsort(buy[pushed], kind="stable")]
+    count = np.bincount(buy[pushed], minlength=n_nodes)
+    first = np.cumsum(count) - count
+    mass = np.zeros(n_nodes)
+    mass[0] = 1.0
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    processed = out.processed
+    frontier = np.zeros(1, dtype=np.int64)
+    level = 0
+    while frontier.size:
+        processed[frontier] = True
+        n = count[frontier]
+        if not n.sum():
+            break
+        # Each frontier company's run of edges in `by_buyer`, end to end.
+        runs = np.repeat(first[frontier] - (np.cumsum(n) - n), n) + np.arange(n.sum())
+        at = by_buyer[runs]
+        suppliers = sup[at]
+        np.add.at(mass, suppliers, mass[buy[at]] * out.edge_share[at])
+        level += 1
+        depth[suppliers] = level
+        np.subtract.at(waiting, suppliers, 1)
+        out.levels.append(at)
+        reached = np.unique(suppliers)
+        frontier = reached[waiting[reached] == 0]
+    for at in out.levels:
+        out.edge_flow[at] = mass[buy[at]] * out.edge_share[at]
+    out.link_flow = np.where(processed[link_node], mass[link_node] * out.link_share, 0.0)
+    out.untraced = float(np.dot(mass[processed], inputs.unexplained[processed]))
+    out.anomalies = [(nodes[i], a) for i, a in inputs.anomaly.items() if processed[i]]
     if reachable is None:
-        reachable = len(waiting.keys() | edges_in.keys() | {buyer})
-    out.complete = len(order) == reachable
-    out.tiers = max(depth.values())
+        reachable = in_edges
+    out.complete = int(processed.sum()) == reachable  # only the edges' companies can be
+    out.tiers = int(depth.max()) if depth.size else 0
     return out
 
 
@@ -258,82 +382,79 @@ def acyclic_pushes(graph: Graph) -> tuple[list[Edge], list[Cycle], Pushes]:
     """Most graphs, as loaded, have every edge reachable and no cycle: push first, and
     only if some company was never processed look for edges the buyer does not reach
     (what-if seeds), then for cycles, and push again without them."""
-    edges_in = _by_buyer(graph.edges)
-    pushes = propagate(graph, graph.edges, edges_in, None)
+    pushes = propagate(graph, graph.edges, None)
     if pushes.complete:
         return graph.edges, [], pushes
-    edges, edges_in, reachable = _reachable(graph.buyer, graph.edges)
+    edges, _edges_in, reachable = _reachable(graph.buyer, graph.edges)
     if len(edges) < len(graph.edges):
-        pushes = propagate(graph, edges, edges_in, reachable)
+        pushes = propagate(graph, edges, reachable)
         if pushes.complete:
             return edges, [], pushes
     edges, cycles = _break_cycles(graph)
-    edges, edges_in, reachable = _reachable(graph.buyer, edges)
-    return edges, cycles, propagate(graph, edges, edges_in, reachable)
+    edges, _edges_in, reachable = _reachable(graph.buyer, edges)
+    return edges, cycles, propagate(graph, edges, reachable)
 
 
 # --- Predicates carried along the pushes --------------------------------------------
 
 
+def edge_mask(columns: EdgeColumns, test: Callable[[Edge], bool]) -> np.ndarray:
+    """Which edges meet a test: over the columns when it can say, else edge by edge."""
+    if isinstance(test, EdgeTest):
+        return test.mask(columns)
+    if test is never:
+        return np.zeros(len(columns.edges), dtype=bool)
+    return np.fromiter(map(test, columns.edges), bool, len(columns.edges))
+
+
 def carry(
     pushes: Pushes,
     edges: list[Edge],
+    links: list[Link],
     mines: dict[int, MineInfo],
-    edge_test: Callable[[Edge], bool],
+    meets: np.ndarray,
     leaf_test: Callable[[MineInfo], bool],
     flow_of: FlowMaker,
-) -> tuple[float, list[FlowMass]]:
+) -> tuple[float, Sequence[FlowMass]]:
     """The share of the supply whose path meets the predicate, and the flows where it is
-    first met. Mass not yet meeting it is carried upstream along the recorded pushes,
-    each edge tested at most once; a company none reaches is skipped."""
-    if edge_test is never or not any(map(edge_test, edges)):
-        return _carry_to_mines(pushes, mines, leaf_test, flow_of)
-    open_mass: dict[Node, float] = {pushes.order[0][0]: 1.0}
-    get = open_mass.get  # bound once: the loop below runs once per edge
-    met = 0.0
-    flows: list[FlowMass] = []
-    for node, w in pushes.order:
-        carried_in = get(node)
-        if not carried_in:
-            continue
-        for edge, share in zip(w.edges, w.shares, strict=True):
-            carried = carried_in * share
-            if not carried:
-                continue
-            if edge_test(edge):
-                met += carried
-                flows.append(flow_of.edge(edge, carried))
-            else:
-                supplier = edge.supplier
-                open_mass[supplier] = get(supplier, 0.0) + carried
-        for link, share in zip(w.links, w.link_shares, strict=True):
-            carried = carried_in * share
-            mine = mines[link.mine]
-            if carried and leaf_test(mine):
-                met += carried
-                flows.append(flow_of.link(link, mine, carried))
-    return met, flows
+    first met, largest first (ties in graph order: edges, then mine links). Mass not yet
+    meeting it is carried upstream along the pushes, level by level."""
+    met_at: list[tuple[float, int, int]] = []  # (flow, 0 edge | 1 link, position)
+    if meets.any():
+        carried_in = np.zeros(len(pushes.processed))
+        carried_in[0] = 1.0
+        for at in pushes.levels:
+            carried = carried_in[pushes.buy[at]] * pushes.edge_share[at]
+            hit = meets[at]
+            first = hit & (carried != 0)
+            met_at += zip(carried[first].tolist(), repeat(0), at[first].tolist())
+            rest = ~hit
+            np.add.at(carried_in, pushes.sup[at][rest], carried[rest])
+        reached = pushes.processed[pushes.link_node]
+        link_flow = np.where(reached, carried_in[pushes.link_node] * pushes.link_share, 0.0)
+    else:  # no edge meets it: all the mass reaches the mines as pushed
+        link_flow = pushes.link_flow
+    leaves = np.flatnonzero(link_flow).tolist()
+    flows = link_flow.tolist()
+    met_at += ((flows[p], 1, p) for p in leaves if leaf_test(mines[links[p].mine]))
+    met = sum(m[0] for m in met_at)
+    return met, LazyFlows(partial(_met_flows, met_at, edges, links, mines, flow_of))
 
 
-def _carry_to_mines(
-    pushes: Pushes,
+def _met_flows(
+    met_at: list[tuple[float, int, int]],
+    edges: list[Edge],
+    links: list[Link],
     mines: dict[int, MineInfo],
-    leaf_test: Callable[[MineInfo], bool],
     flow_of: FlowMaker,
-) -> tuple[float, list[FlowMass]]:
-    """`carry` when no edge meets the predicate: the mass not meeting it is then all the
-    mass, the same products in the same order, so only the mine links need a look."""
-    met = 0.0
-    flows: list[FlowMass] = []
-    link_flow = pushes.link_flow
-    for _node, w in pushes.order:
-        for link in w.links:
-            carried = link_flow[link.id]
-            mine = mines[link.mine]
-            if carried and leaf_test(mine):
-                met += carried
-                flows.append(flow_of.link(link, mine, carried))
-    return met, flows
+) -> list[FlowMass]:
+    """Where a predicate is first met, largest first as shown (rounded), ties edges then
+    mine links in graph order."""
+    met_at.sort(key=lambda m: (-round(100 * m[0], 4), m[1], m[2]))
+    return [
+        flow_of.edge(edges[p], f) if kind == 0 else flow_of.link(links[p], mines[links[p].mine], f)
+        for f, kind, p in met_at
+    ]
 
 
 # --- Shares ------------------------------------------------------------------------
@@ -349,11 +470,11 @@ class MineShares:
     artisanal: float = 0.0
 
 
-def mine_shares(graph: Graph, link_flow: dict[Node, float]) -> MineShares:
-    """By mine country, operator and owners' equity, from the mass reaching the mines."""
+def mine_shares(graph: Graph, link_flow: list[float]) -> MineShares:
+    """By mine country, operator and owners' equity, from the mass reaching the mines
+    (`link_flow`: per link of the graph, in order)."""
     out = MineShares()
-    for link in graph.links:
-        flow = link_flow.get(link.id, 0.0)
+    for link, flow in zip(graph.links, link_flow, strict=True):
         if not flow:
             continue
         mine = graph.mines[link.mine]
@@ -377,12 +498,12 @@ def mine_shares(graph: Graph, link_flow: dict[Node, float]) -> MineShares:
 @dataclass
 class ProcessingShares:
     country: dict[str, defaultdict[str, float]]  # stage -> country -> mass
-    edges: dict[str, list[Edge]]  # stage -> its edges with mass, in edge order
+    edges: dict[str, list[tuple[Edge, float]]]  # stage -> its edges with mass, in order
     refiners: defaultdict[str, float]
 
 
 def processing_shares(
-    edges: list[Edge], edge_flow: dict[Node, float], labels: dict[str, str], names: Names
+    edges: list[Edge], edge_flow: list[float], labels: dict[str, str], names: Names
 ) -> ProcessingShares:
     """Where each processing step happens and who refines. Refiners' names are added
     to `labels`."""
@@ -391,15 +512,12 @@ def processing_shares(
         {s: [] for s in PROCESSING_STAGES},
         defaultdict(float),
     )
-    for edge in edges:
+    for edge, flow in zip(edges, edge_flow, strict=True):
         stage = edge.stage
-        if stage not in out.country:
-            continue
-        flow = edge_flow.get(edge.id, 0.0)
-        if not flow:
+        if stage not in out.country or not flow:
             continue
         out.country[stage][edge.country] += flow
-        out.edges[stage].append(edge)
+        out.edges[stage].append((edge, flow))
         if stage == "refining":
             key = str(edge.supplier)
             out.refiners[key] += flow
@@ -475,29 +593,21 @@ class LazyFlows(Sequence[FlowMass]):
         return repr(self.rows())
 
 
-def edge_flows(
-    edges: list[Edge], edge_flow: dict[Node, float], flow_of: FlowMaker
-) -> list[FlowMass]:
+def edge_flows(flowing: Iterable[tuple[Edge, float]], flow_of: FlowMaker) -> list[FlowMass]:
     """Each edge with mass, in edge order."""
-    out = []
-    for edge in edges:
-        flow = edge_flow.get(edge.id, 0.0)
-        if flow:
-            out.append(flow_of.edge(edge, flow))
-    return out
+    return [flow_of.edge(edge, flow) for edge, flow in flowing if flow]
 
 
 def flow_list(
     graph: Graph,
     edges: list[Edge],
-    edge_flow: dict[Node, float],
-    link_flow: dict[Node, float],
+    edge_flow: list[float],
+    link_flow: list[float],
     flow_of: FlowMaker,
 ) -> list[FlowMass]:
     """Every edge and mine link with mass, largest first (ties in graph order)."""
-    flows = edge_flows(edges, edge_flow, flow_of)
-    for link in graph.links:
-        flow = link_flow.get(link.id, 0.0)
+    flows = edge_flows(zip(edges, edge_flow, strict=True), flow_of)
+    for link, flow in zip(graph.links, link_flow, strict=True):
         if flow:
             flows.append(flow_of.link(link, graph.mines[link.mine], flow))
     flows.sort(key=attrgetter("share_pct"), reverse=True)  # stable: ties keep their order
@@ -534,17 +644,21 @@ def _trace(
     edges, cycles, pushes = acyclic_pushes(graph)
     edge_tests, leaf_tests = path_predicates(graph, concern=concern, ira=ira, lacking=lacking)
     met: dict[str, float] = {}
-    met_flows: dict[str, list[FlowMass]] = {}
-    carried: dict[tuple, tuple[float, list[FlowMass]]] = {}  # rules sharing tests: once
+    met_flows: dict[str, Sequence[FlowMass]] = {}
+    carried: dict[tuple, tuple[float, Sequence[FlowMass]]] = {}  # rules sharing tests: once
+    columns = EdgeColumns(edges, pushes.sup, pushes.nodes)
     for p, test in edge_tests.items():
         key = (test, leaf_tests[p])
         if key not in carried:
-            carried[key] = carry(pushes, edges, graph.mines, test, leaf_tests[p], flow_of)
-        met[p], flows = carried[key]
-        met_flows[p] = list(flows)
-    by_mine = mine_shares(graph, pushes.link_flow)
-    processing = processing_shares(edges, pushes.edge_flow, by_mine.labels, names)
-    anomalies = {f"{names[node]}: {w.anomaly}" for node, w in pushes.order if w.anomaly}
+            meets = edge_mask(columns, test)
+            carried[key] = carry(
+                pushes, edges, graph.links, graph.mines, meets, leaf_tests[p], flow_of
+            )
+        met[p], met_flows[p] = carried[key]
+    edge_flow, link_flow = pushes.edge_flow.tolist(), pushes.link_flow.tolist()
+    by_mine = mine_shares(graph, link_flow)
+    processing = processing_shares(edges, edge_flow, by_mine.labels, names)
+    anomalies = {f"{names[node]}: {anomaly}" for node, anomaly in pushes.anomalies}
     refining = processing.country["refining"]
     labels = by_mine.labels
     return Trace(
@@ -581,14 +695,12 @@ def _trace(
         },
         cycles=cycles,
         # Not the pushes: kept alive, their objects would cost each garbage collection.
-        flows=LazyFlows(
-            partial(flow_list, graph, edges, pushes.edge_flow, pushes.link_flow, flow_of)
-        ),
+        flows=LazyFlows(partial(flow_list, graph, edges, edge_flow, link_flow, flow_of)),
         stage_country_mass={
             s: {c: _pct(v) for c, v in d.items()} for s, d in processing.country.items()
         },
         stage_flows={
-            s: LazyFlows(partial(edge_flows, group, pushes.edge_flow, flow_of))
+            s: LazyFlows(partial(edge_flows, group, flow_of))
             for s, group in processing.edges.items()
         },
         predicate_pct={p: _pct(v) for p, v in met.items()},

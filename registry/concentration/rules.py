@@ -5,12 +5,63 @@ entities). Once a path meets one, the mass on it counts as meeting it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cached_property
+from operator import itemgetter
+
+import numpy as np
 
 from ..models import Rule
 from .graph import CompanyInfo, Edge, Graph, MineInfo
 
-EdgeTest = Callable[[Edge], bool]
 LeafTest = Callable[[MineInfo], bool]
+AnyEdgeTest = Callable[[Edge], bool]  # an EdgeTest, or `never`
+
+
+class EdgeColumns:
+    """A trace's edges as columns, each made when a test first asks: a test then looks
+    at tens of thousands of edges in a few array operations, not a call per edge."""
+
+    def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
+        self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
+
+    def _column(self, field: int) -> list[str]:
+        return list(map(itemgetter(field), self.edges))
+
+    @cached_property
+    def stage(self) -> np.ndarray:
+        return np.array(self._column(5), dtype=object)
+
+    @cached_property
+    def material(self) -> np.ndarray:
+        return np.array(self._column(6), dtype=object)
+
+    @cached_property
+    def _country(self) -> list[str]:
+        return self._column(7)
+
+    def country_in(self, countries: set) -> np.ndarray:
+        return np.fromiter(map(countries.__contains__, self._country), bool, len(self.edges))
+
+    def supplied_by(self, companies: set) -> np.ndarray:
+        by_company = np.fromiter(map(companies.__contains__, self.nodes), bool, len(self.nodes))
+        return by_company[self.supplier]
+
+
+class EdgeTest:
+    """A test of an edge, one by one (`test(edge)`) or over all (`test.mask(columns)`),
+    both saying the same."""
+
+    def __init__(
+        self,
+        one: Callable[[Edge], bool],
+        mask: Callable[[EdgeColumns], np.ndarray],
+        companies: set | None = None,
+    ):
+        self.one, self.mask, self.companies = one, mask, companies
+
+    def __call__(self, edge: Edge) -> bool:
+        return self.one(edge)
+
 
 # Keys of `lacking` that name an entity rule's companies rather than a cell.
 ENTITY_PREFIX = "pfe:"
@@ -66,7 +117,7 @@ def path_predicates(
     concern: Rule | None,
     ira: Rule | None,
     lacking: dict[str, set],
-) -> tuple[dict[str, EdgeTest], dict[str, LeafTest]]:
+) -> tuple[dict[str, AnyEdgeTest], dict[str, LeafTest]]:
     # The entities of concern, found once over the companies rather than once per edge.
     concern_ids = (
         {cid for cid, info in graph.companies.items() if _of_concern(info, concern.params)}
@@ -78,13 +129,15 @@ def path_predicates(
     north_america = set(ira.params["north_america"]) if ira else set()
     concern_countries = set(concern.params.get("countries", [])) if concern else set()
 
-    def recycled_edge(e: Edge) -> bool:
-        return e.stage == "recycling" or e.material == "black_mass"
+    recycled_edge = EdgeTest(
+        lambda e: e.stage == "recycling" or e.material == "black_mass",
+        lambda c: (c.stage == "recycling") | (c.material == "black_mass"),
+    )
 
     # Each recycled flow counts once, where it is first met: a recycling edge, or a
     # black-mass source. Pre-consumer is the part of it that traces to pre-consumer scrap;
     # post-consumer is the rest (recycled - pre), the usual case for flows with no source.
-    edge_tests: dict[str, EdgeTest] = {
+    edge_tests: dict[str, AnyEdgeTest] = {
         "recycled": recycled_edge,
         "recycled_pre": never,
     }
@@ -93,16 +146,23 @@ def path_predicates(
         "recycled_pre": lambda m: m.method == "black_mass" and m.origin == "pre_consumer",
     }
     if concern:
-        edge_tests["concern"] = lambda e: (
-            e.country in concern_countries or e.supplier in concern_ids
+        edge_tests["concern"] = EdgeTest(
+            lambda e: e.country in concern_countries or e.supplier in concern_ids,
+            lambda c: c.country_in(concern_countries) | c.supplied_by(concern_ids),
         )
         leaf_tests["concern"] = lambda m: (
             m.country in concern_countries or m.operator in concern_ids
         )
     if ira:
-        edge_tests["ira_qualifying"] = lambda e: (
-            (e.stage == "refining" and e.country in fta)
-            or (e.stage == "recycling" and e.country in north_america)
+        edge_tests["ira_qualifying"] = EdgeTest(
+            lambda e: (
+                (e.stage == "refining" and e.country in fta)
+                or (e.stage == "recycling" and e.country in north_america)
+            ),
+            lambda c: (
+                ((c.stage == "refining") & c.country_in(fta))
+                | ((c.stage == "recycling") & c.country_in(north_america))
+            ),
         )
         leaf_tests["ira_qualifying"] = lambda m: (
             (m.method != "black_mass" and m.country in fta)
@@ -127,14 +187,14 @@ def never(_item: object) -> bool:
 
 
 def _supplied_by(companies: set) -> EdgeTest:
-    test = lambda e: e.supplier in companies  # noqa: E731
-    test.companies = companies  # type: ignore[attr-defined]
-    return test
+    return EdgeTest(
+        lambda e: e.supplier in companies, lambda c: c.supplied_by(companies), companies
+    )
 
 
 def _entity_tests(
-    companies: set, edge_tests: dict[str, EdgeTest], leaf_tests: dict[str, LeafTest]
-) -> tuple[EdgeTest, LeafTest]:
+    companies: set, edge_tests: dict[str, AnyEdgeTest], leaf_tests: dict[str, LeafTest]
+) -> tuple[AnyEdgeTest, LeafTest]:
     """An entity rule's tests; the same objects as an earlier rule's naming the same
     companies (rules often do), so that a trace carries them once."""
     for key, test in edge_tests.items():
