@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from itertools import count
-from operator import attrgetter
+from operator import itemgetter
 
 from django.db.models.expressions import RawSQL
 
@@ -271,7 +271,7 @@ class SupplyChain:
 
 
 def lacking_companies(
-    graph: Graph, suppliers: list, cells: list[str], requester: Requester, on: dt.date
+    graph: Graph, suppliers: Collection, cells: list[str], requester: Requester, on: dt.date
 ) -> dict[str, set]:
     """For each cell, the suppliers without coverage of it for the graph's mineral at the
     stages they supply at (registry.coverage), as the requester sees."""
@@ -304,8 +304,7 @@ def lacking_companies(
 def _evaluate(
     graph: Graph, *, requester: Requester, cells: list[str], on: dt.date, thresholds: str | None
 ) -> tuple[Trace, list[RuleResult]]:
-    nodes = sorted({graph.buyer, *map(attrgetter("supplier"), graph.edges)}, key=str)
-    suppliers = [n for n in nodes if n != graph.buyer]
+    suppliers = {*map(itemgetter(1), graph.edges)} - {graph.buyer}  # in C: 10^5 edges
     by_kind = checked_rules()
 
     def first(kind: str) -> Rule | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db import connection
@@ -227,6 +227,15 @@ def ids_subquery(ids: Iterable[int]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [f"[{text}]"])
 
 
+def in_ids(column: str, ids: RawSQL) -> str:
+    """`column` among the ids of an `ids_subquery` (same parameters): on PostgreSQL as
+    `= ANY(array)`, which the planner hashes once, where `IN (SELECT unnest(...))` read
+    twice as slow for thousands of ids."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])"
+    return f"{column} IN ({ids.sql})"
+
+
 def _per_tier_edges(seeds: list[int], mineral_id: int, as_of: dt.date | None):
     rows, queries = upstream_edges_per_tier(seeds, mineral_id, as_of)
 
@@ -261,7 +270,7 @@ def _load_graph(
     else:
         edges, queries = upstream_edges_cte(seeds, mineral.pk, as_of), 1
     # The seeds and every supplier: the recursive query's company set, without rerunning it.
-    upstream = ids_subquery({*seeds, *map(attrgetter("supplier"), edges)})  # in C: 10^5 edges
+    upstream = ids_subquery({*seeds, *map(itemgetter(1), edges)})  # in C: 10^5 edges
     links, mines = _links_and_mines(upstream, mineral, as_of)
     owner_ids = _add_owners(mines)
     named = {m.operator for m in mines.values() if m.operator is not None} | owner_ids
@@ -285,7 +294,7 @@ def _links_and_mines(
         JOIN {fac} f ON f.id = l.facility_id
         JOIN {mine} m ON m.id = l.mine_id
         LEFT JOIN {company} o ON o.id = m.operator_id
-        WHERE f.company_id IN ({upstream.sql}) AND l.mineral_id = %s AND {period}
+        WHERE {in_ids("f.company_id", upstream)} AND l.mineral_id = %s AND {period}
         ORDER BY l.id
     """
     links: list[Link] = []
@@ -317,7 +326,7 @@ def _add_owners(mines: dict[int, MineInfo]) -> set[int]:
 
 def _company_info(*subqueries: RawSQL) -> dict[int | str, CompanyInfo]:
     """The companies in any of the subqueries, on a bare cursor: thousands of rows."""
-    where = " OR ".join(f"id IN ({q.sql})" for q in subqueries)
+    where = " OR ".join(in_ids("id", q) for q in subqueries)
     sql = f"""
         SELECT id, legal_name, country, state_owner,
                CAST(state_ownership_pct AS DOUBLE PRECISION)

@@ -249,11 +249,11 @@ def _numbered(edges: list[Edge], links: list[Link], buyer: Node):
         )
     except (TypeError, ValueError):  # a what-if's new companies are named by text
         return _numbered_by_dict(edges, links, buyer)
-    nodes, number = np.unique(ids, return_inverse=True)
+    nodes, number = _factorize(ids)
     swap = np.arange(len(nodes))  # the buyer's number and 0 swapped
     swap[[0, number[0]]] = swap[[number[0], 0]]
     number, nodes = swap[number], nodes[swap]
-    in_edges = len(np.unique(number[: 2 * n + 1]))
+    in_edges = int(np.count_nonzero(np.bincount(number[: 2 * n + 1])))
     return (
         nodes.tolist(),
         number[1 : n + 1],
@@ -261,6 +261,18 @@ def _numbered(edges: list[Edge], links: list[Link], buyer: Node):
         number[2 * n + 1 :],
         in_edges,
     )
+
+
+def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids in order, and each id's place among them: through a table over
+    the ids' span when it is small against their count (ids are dense), else by sorting."""
+    low, high = int(ids.min()), int(ids.max())
+    if high - low > 4 * len(ids) + 1_000_000:
+        return np.unique(ids, return_inverse=True)
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[ids - low] = True
+    place = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present) + low, place[ids - low]
 
 
 def _numbered_by_dict(edges: list[Edge], links: list[Link], buyer: Node):
@@ -281,7 +293,8 @@ def _inputs(edges: list[Edge], links: list[Link], n_nodes: int, buy, link_node) 
     """`weights` for every company. The usual company (every input with a volume, none
     with a share) in arrays, its volumes summed edges first then links, in graph order,
     as `weights` adds them; any other through `weights` itself."""
-    volume = np.array(list(map(VOLUME, edges)), dtype=float)  # None -> NaN
+    volumes, shares = list(map(VOLUME, edges)), list(map(SHARE, edges))
+    volume = np.array(volumes, dtype=float)  # None -> NaN
     link_volume = np.fromiter((link.volume for link in links), float, len(links))
     total = np.bincount(
         np.concatenate([buy, link_node]),
@@ -293,8 +306,8 @@ def _inputs(edges: list[Edge], links: list[Link], n_nodes: int, buy, link_node) 
         edge_share = np.where(fed[buy], volume / total[buy], 0.0)
         link_share = np.where(fed[link_node], link_volume / total[link_node], 0.0)
     out = _Inputs(edge_share, fed[buy], link_share, np.where(fed, 0.0, 1.0), {})
-    odd_edges = np.isnan(volume) | ~np.isnan(np.array(list(map(SHARE, edges)), dtype=float))
-    if odd_edges.any():
+    if None in volumes or shares.count(None) < len(shares):  # counted in C
+        odd_edges = np.isnan(volume) | ~np.isnan(np.array(shares, dtype=float))
         _odd_inputs(out, edges, links, n_nodes, buy[odd_edges], buy, link_node)
     return out
 
@@ -503,16 +516,16 @@ class ProcessingShares:
 
 
 def processing_shares(
-    edges: list[Edge], edge_flow: list[float], labels: dict[str, str], names: Names
+    flowing: Iterable[tuple[Edge, float]], labels: dict[str, str], names: Names
 ) -> ProcessingShares:
-    """Where each processing step happens and who refines. Refiners' names are added
-    to `labels`."""
+    """Where each processing step happens and who refines, from the edges with mass (in
+    edge order). Refiners' names are added to `labels`."""
     out = ProcessingShares(
         {s: defaultdict(float) for s in PROCESSING_STAGES},
         {s: [] for s in PROCESSING_STAGES},
         defaultdict(float),
     )
-    for edge, flow in zip(edges, edge_flow, strict=True):
+    for edge, flow in flowing:
         stage = edge.stage
         if stage not in out.country or not flow:
             continue
@@ -657,7 +670,11 @@ def _trace(
         met[p], met_flows[p] = carried[key]
     edge_flow, link_flow = pushes.edge_flow.tolist(), pushes.link_flow.tolist()
     by_mine = mine_shares(graph, link_flow)
-    processing = processing_shares(edges, edge_flow, by_mine.labels, names)
+    # Only the processing steps with mass are looked at: a fraction of the edges.
+    at = columns.among("stage", set(PROCESSING_STAGES)) & (pushes.edge_flow != 0)
+    processing = processing_shares(
+        ((edges[p], edge_flow[p]) for p in np.flatnonzero(at).tolist()), by_mine.labels, names
+    )
     anomalies = {f"{names[node]}: {anomaly}" for node, anomaly in pushes.anomalies}
     refining = processing.country["refining"]
     labels = by_mine.labels

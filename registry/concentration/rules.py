@@ -24,23 +24,24 @@ class EdgeColumns:
     def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
         self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
 
-    def _column(self, field: int) -> list[str]:
-        return list(map(itemgetter(field), self.edges))
-
     @cached_property
-    def stage(self) -> np.ndarray:
-        return np.array(self._column(5), dtype=object)
+    def _columns(self) -> dict[str, list]:
+        return {}
 
-    @cached_property
-    def material(self) -> np.ndarray:
-        return np.array(self._column(6), dtype=object)
+    def _column(self, field: str) -> list:
+        if field not in self._columns:
+            self._columns[field] = list(map(itemgetter(Edge._fields.index(field)), self.edges))
+        return self._columns[field]
 
-    @cached_property
-    def _country(self) -> list[str]:
-        return self._column(7)
+    def equals(self, field: str, value: str) -> np.ndarray:
+        column = self._column(field)
+        if value not in column:  # in C: most tests are met by few edges, or none
+            return np.zeros(len(column), dtype=bool)
+        return np.fromiter(map(value.__eq__, column), bool, len(column))
 
-    def country_in(self, countries: set) -> np.ndarray:
-        return np.fromiter(map(countries.__contains__, self._country), bool, len(self.edges))
+    def among(self, field: str, values: set) -> np.ndarray:
+        column = self._column(field)
+        return np.fromiter(map(values.__contains__, column), bool, len(column))
 
     def supplied_by(self, companies: set) -> np.ndarray:
         by_company = np.fromiter(map(companies.__contains__, self.nodes), bool, len(self.nodes))
@@ -131,7 +132,7 @@ def path_predicates(
 
     recycled_edge = EdgeTest(
         lambda e: e.stage == "recycling" or e.material == "black_mass",
-        lambda c: (c.stage == "recycling") | (c.material == "black_mass"),
+        lambda c: c.equals("stage", "recycling") | c.equals("material", "black_mass"),
     )
 
     # Each recycled flow counts once, where it is first met: a recycling edge, or a
@@ -148,7 +149,7 @@ def path_predicates(
     if concern:
         edge_tests["concern"] = EdgeTest(
             lambda e: e.country in concern_countries or e.supplier in concern_ids,
-            lambda c: c.country_in(concern_countries) | c.supplied_by(concern_ids),
+            lambda c: c.among("country", concern_countries) | c.supplied_by(concern_ids),
         )
         leaf_tests["concern"] = lambda m: (
             m.country in concern_countries or m.operator in concern_ids
@@ -160,8 +161,8 @@ def path_predicates(
                 or (e.stage == "recycling" and e.country in north_america)
             ),
             lambda c: (
-                ((c.stage == "refining") & c.country_in(fta))
-                | ((c.stage == "recycling") & c.country_in(north_america))
+                (c.equals("stage", "refining") & c.among("country", fta))
+                | (c.equals("stage", "recycling") & c.among("country", north_america))
             ),
         )
         leaf_tests["ira_qualifying"] = lambda m: (
