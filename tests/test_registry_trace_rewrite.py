@@ -162,3 +162,51 @@ def test_a_trace_with_a_cycle_through_the_buyer_reports_it_and_matches_the_origi
     assert new.cycles and new == old
     chain = supply_chain(buyer, cobalt, requester=Requester.anonymous())
     assert chain.trace.cycles == new.cycles
+
+
+def _renamed(graph, rename):
+    """The same graph with every company id passed through `rename`."""
+    from dataclasses import replace
+
+    from registry.concentration.graph import Graph, Link
+
+    return Graph(
+        rename(graph.buyer),
+        graph.mineral,
+        [e._replace(supplier=rename(e.supplier), buyer=rename(e.buyer)) for e in graph.edges],
+        [Link(k.id, k.mine, rename(k.company), k.volume) for k in graph.links],
+        {
+            m: replace(
+                info,
+                operator=None if info.operator is None else rename(info.operator),
+                owners=[(rename(c), name, share) for c, name, share in info.owners],
+            )
+            for m, info in graph.mines.items()
+        },
+        {rename(c): info for c, info in graph.companies.items()},
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_a_trace_gives_the_same_shares_whatever_the_company_ids_look_like(seed):
+    """Companies are numbered through a table when their ids are dense, by sorting when
+    they are spread far apart, and by a dictionary when a what-if names them by text:
+    the three give one answer."""
+    load_rules()
+    buyer = random_graph(random.Random(seed))
+    graph = load_graph(buyer, Mineral.objects.get(code="cobalt"))
+    rules = {
+        "concern": Rule.objects.filter(kind="concern").order_by("code").first(),
+        "ira": Rule.objects.filter(kind="ira_30d").order_by("code").first(),
+    }
+    dense = trace(graph, **rules)
+    spread = trace(_renamed(graph, lambda c: c * 10**12 + 7), **rules)
+    named = trace(_renamed(graph, lambda c: f"new:{c}"), **rules)
+    for other in (spread, named):
+        assert other.mine_country == dense.mine_country
+        assert other.processing_country == dense.processing_country
+        assert other.predicate_pct == dense.predicate_pct
+        assert other.untraced_pct == dense.untraced_pct
+        assert other.tiers == dense.tiers and other.edge_count == dense.edge_count
+        assert [f.share_pct for f in other.flows] == [f.share_pct for f in dense.flows]
+    assert dense.flows and dense.predicate_pct

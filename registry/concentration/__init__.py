@@ -6,7 +6,7 @@ and a buyer's supply traced upstream to the mines.
 - `flows`: the registry's recorded flows at one stage;
 - `graph`: a buyer's upstream graph, loaded in one recursive SQL query;
 - `rules`: the predicates a trace carries along each path;
-- `propagation`: the trace arithmetic, one pass in topological order.
+- `propagation`: the trace arithmetic, level by level in topological order, in arrays.
 """
 
 from .flows import FLOW_VIEWS, flow_concentration, flow_concentrations_payload

@@ -1,12 +1,17 @@
-"""Tracing arithmetic: the buyer's supply pushed upstream through the graph in one
-pass in topological order, then each path predicate carried along the same pushes.
+"""Tracing arithmetic: the buyer's supply pushed upstream through the graph a level at a
+time in topological order, then each path predicate carried along the same levels.
 
 The steps, each a function: the edges that carry material to the buyer, cycles left out
-(`acyclic_edges`); each company's inputs weighted (`weights`); the mass pushed upstream
-(`propagate`); each predicate carried along the recorded pushes (`carry`); shares by mine
-(`mine_shares`) and at the processing stages (`processing_shares`); the flows
-(`flow_list`); and the Trace put together (`trace`). Edges are tuples (`Edge`) and the
-pushes plain lists: a trace walks tens of thousands of them."""
+(`acyclic_pushes`); each company's inputs weighted (`weights`, in arrays for the usual
+company: `_inputs`); the mass pushed upstream (`propagate`); which edges meet each
+predicate (`edge_mask`) and the mass carried to where it is first met (`carry`); shares
+by mine (`mine_shares`) and at the processing stages (`processing_shares`); the flows
+(`flow_list`); and the Trace put together (`trace`). Companies are numbered and the
+pushes are numpy arrays over the edges: a trace walks tens of thousands of them, and a
+level's edges are pushed in a few array operations instead of a Python call each. The
+sums run in another order than a company-at-a-time walk, so the last bits of a share can
+differ; every figure as published (rounded) is the same (tests/test_registry_trace_rewrite).
+"""
 
 from __future__ import annotations
 
