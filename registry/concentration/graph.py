@@ -227,15 +227,6 @@ def ids_subquery(ids: Iterable[int]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [f"[{text}]"])
 
 
-def in_ids(column: str, ids: RawSQL) -> str:
-    """`column` among the ids of an `ids_subquery` (same parameters): on PostgreSQL as
-    `= ANY(array)`, which the planner hashes once, where `IN (SELECT unnest(...))` read
-    twice as slow for thousands of ids."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])"
-    return f"{column} IN ({ids.sql})"
-
-
 def _per_tier_edges(seeds: list[int], mineral_id: int, as_of: dt.date | None):
     rows, queries = upstream_edges_per_tier(seeds, mineral_id, as_of)
 
@@ -275,6 +266,9 @@ def _load_graph(
     owner_ids = _add_owners(mines)
     named = {m.operator for m in mines.values() if m.operator is not None} | owner_ids
     companies = _company_info(upstream, ids_subquery(named))
+    for mine in mines.values():  # every operator is among the companies read
+        if mine.operator is not None:
+            mine.operator_name = companies[mine.operator].name
     return Graph(
         buyer.pk, mineral.code, edges, links, mines, companies, queries + 3, upstream=upstream
     )
@@ -283,18 +277,18 @@ def _load_graph(
 def _links_and_mines(
     upstream: RawSQL, mineral: Mineral, as_of: dt.date | None
 ) -> tuple[list[Link], dict[int, MineInfo]]:
-    """On a bare cursor, volumes cast in SQL: thousands of rows, no ORM cost per row."""
+    """On a bare cursor, volumes cast in SQL: thousands of rows, no ORM cost per row.
+    The operators' names are added with the companies (`_company_info`)."""
     link, fac = SourceLink._meta.db_table, Facility._meta.db_table
-    mine, company = MinedSource._meta.db_table, Company._meta.db_table
+    mine = MinedSource._meta.db_table
     period, params = _period_sql("l", as_of)
     sql = f"""
         SELECT l.id, l.mine_id, f.company_id, CAST(l.volume_t AS DOUBLE PRECISION), m.name,
-               m.country, m.method, m.cahra, m.operator_id, o.legal_name, m.recycled_origin
+               m.country, m.method, m.cahra, m.operator_id, m.recycled_origin
         FROM {link} l
         JOIN {fac} f ON f.id = l.facility_id
         JOIN {mine} m ON m.id = l.mine_id
-        LEFT JOIN {company} o ON o.id = m.operator_id
-        WHERE {in_ids("f.company_id", upstream)} AND l.mineral_id = %s AND {period}
+        WHERE f.company_id IN ({upstream.sql}) AND l.mineral_id = %s AND {period}
         ORDER BY l.id
     """
     links: list[Link] = []
@@ -302,11 +296,9 @@ def _links_and_mines(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*upstream.params, mineral.pk, *params])
         for lid, mine_id, company_id, volume, *info in cursor.fetchall():
-            name, country, method, cahra, op, op_name, origin = info
+            name, country, method, cahra, op, origin = info
             links.append(Link(lid, mine_id, company_id, volume))
-            mines[mine_id] = MineInfo(
-                name, country, method, bool(cahra), op, op_name or "", origin=origin
-            )
+            mines[mine_id] = MineInfo(name, country, method, bool(cahra), op, "", origin=origin)
     return links, mines
 
 
@@ -326,7 +318,7 @@ def _add_owners(mines: dict[int, MineInfo]) -> set[int]:
 
 def _company_info(*subqueries: RawSQL) -> dict[int | str, CompanyInfo]:
     """The companies in any of the subqueries, on a bare cursor: thousands of rows."""
-    where = " OR ".join(in_ids("id", q) for q in subqueries)
+    where = " OR ".join(f"id IN ({q.sql})" for q in subqueries)
     sql = f"""
         SELECT id, legal_name, country, state_owner,
                CAST(state_ownership_pct AS DOUBLE PRECISION)
