@@ -31,6 +31,7 @@ from .concentration import (
     upstream_sql,
 )
 from .concentration.graph import paused_gc
+from .concentration.propagation import LazyFlows
 from .concentration.rules import entity_key as rule_entity_key
 from .concentration.rules import entity_sets
 from .coverage import coverage_map
@@ -134,7 +135,8 @@ def check_crma(result: Trace, rule: Rule) -> list[RuleResult]:
             f"Largest third-country share at the {stage} stage: {country or 'none'} "
             f"{share:.2f}% (cap {cap:g}%)."
         )
-        flows = [f for f in result.stage_flows.get(stage, []) if f.country == country]
+        # Written when first read, as the trace's own flows are: most callers want the result.
+        flows = LazyFlows(partial(_flows_in, result.stage_flows.get(stage, []), country))
         out.append(
             RuleResult(
                 rule.code,
@@ -148,6 +150,11 @@ def check_crma(result: Trace, rule: Rule) -> list[RuleResult]:
             )
         )
     return out
+
+
+def _flows_in(flows: Sequence[FlowMass], country: str) -> list[FlowMass]:
+    """A stage's flows in one country, largest first as every rule's flows are."""
+    return sorted((f for f in flows if f.country == country), key=lambda f: -f.share_pct)
 
 
 def check_concern(result: Trace, rule: Rule) -> RuleResult:

@@ -397,3 +397,15 @@ def test_production_command_reads_the_path_given_and_names_a_bad_file(tmp_path):
     bad.write_text(path.read_text().replace("Congo (Kinshasa)", "Atlantis", 1))
     with pytest.raises(CommandError, match="Atlantis"):
         call_command("load_production", file=bad)
+
+
+def test_every_rule_names_its_largest_flows_first(chain):
+    """The page and the API show a rule's first flows as "the largest": the CRMA cap's
+    flows in the capped country, and the flows behind the concern, 30D and entity
+    checks, are all listed largest first."""
+    result = run(chain, cells=["content.labor_rights"], checked_on=dt.date(2024, 6, 1))
+    named = [r for r in result.rules if len(r.flows) > 1]
+    assert {"eu-crma-single-country", "concern-default"} <= {r.rule for r in named}
+    for r in named:
+        shares = [f.share_pct for f in r.flows]
+        assert shares == sorted(shares, reverse=True), r.name
