@@ -5,8 +5,8 @@ entities). Once a path meets one, the mass on it counts as meeting it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import cached_property
-from operator import itemgetter
+from functools import partial
+from operator import eq, itemgetter
 
 import numpy as np
 
@@ -23,10 +23,7 @@ class EdgeColumns:
 
     def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
         self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
-
-    @cached_property
-    def _columns(self) -> dict[str, list]:
-        return {}
+        self._columns: dict[str, list] = {}
 
     def _column(self, field: str) -> list:
         if field not in self._columns:
@@ -37,7 +34,7 @@ class EdgeColumns:
         column = self._column(field)
         if value not in column:  # in C: most tests are met by few edges, or none
             return np.zeros(len(column), dtype=bool)
-        return np.fromiter(map(value.__eq__, column), bool, len(column))
+        return np.fromiter(map(partial(eq, value), column), bool, len(column))
 
     def among(self, field: str, values: set) -> np.ndarray:
         column = self._column(field)
