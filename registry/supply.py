@@ -135,7 +135,8 @@ def check_crma(result: Trace, rule: Rule) -> list[RuleResult]:
             f"Largest third-country share at the {stage} stage: {country or 'none'} "
             f"{share:.2f}% (cap {cap:g}%)."
         )
-        # Written when first read, as the trace's own flows are: most callers want the result.
+        # Written when first read, as the trace's own flows are: most callers want only
+        # the status and the share.
         flows = LazyFlows(partial(_flows_in, result.stage_flows.get(stage, []), country))
         out.append(
             RuleResult(

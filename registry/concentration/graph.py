@@ -266,9 +266,9 @@ def _load_graph(
     owner_ids = _add_owners(mines)
     named = {m.operator for m in mines.values() if m.operator is not None} | owner_ids
     companies = _company_info(upstream, ids_subquery(named))
-    for mine in mines.values():  # every operator is among the companies read
-        if mine.operator is not None:
-            mine.operator_name = companies[mine.operator].name
+    for mine in mines.values():  # the operators are among the companies read
+        if mine.operator is not None and (info := companies.get(mine.operator)):
+            mine.operator_name = info.name
     return Graph(
         buyer.pk, mineral.code, edges, links, mines, companies, queries + 3, upstream=upstream
     )
