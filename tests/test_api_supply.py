@@ -382,8 +382,14 @@ def test_production_statistics_are_listed_with_their_source(api):
     load_production()
     data = api.get("/api/registry/production/?mineral__code=cobalt&year=2024&page_size=100").json()
     assert data["next"] is None  # one page holds them: cursor pages carry no "count"
-    assert len(data["results"]) == 14
-    assert all("USGS" in row["source"] for row in data["results"])
+    # 14 USGS mine rows and 7 IEA refining rows
+    by_stage = {
+        stage: [r for r in data["results"] if r["stage"] == stage]
+        for stage in ("mining", "refining")
+    }
+    assert (len(by_stage["mining"]), len(by_stage["refining"]), len(data["results"])) == (14, 7, 21)
+    assert all("USGS" in row["source"] for row in by_stage["mining"])
+    assert all("IEA (2025)" in row["source"] for row in by_stage["refining"])
 
 
 def test_without_reference_rules_the_api_says_what_to_run_instead_of_failing(api):
