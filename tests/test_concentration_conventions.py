@@ -119,9 +119,10 @@ def test_the_coverage_threshold_is_a_setting(settings):
 
 
 def test_a_year_with_only_a_world_total_is_not_a_monopoly():
-    load_production()
-    # USGS MCS 2025 gives manganese mining for 2023 as a world total only (19.6 Mt).
-    answer = production_concentration(mineral="manganese", stage="mining", year=2023)
+    # As a source that gives one year as a world total only (USGS gave manganese mining
+    # for 2023 so in the transcription this registry first held).
+    row("World total", 19_600_000, kind="world")
+    answer = conc()
     assert answer.hhi is None and answer.low_coverage is True
     assert answer.coverage_pct == 0.0
     assert (answer.hhi_low, answer.hhi_high) == (0.0, 10000.0)
@@ -129,14 +130,32 @@ def test_a_year_with_only_a_world_total_is_not_a_monopoly():
 
 
 def test_a_year_with_one_country_and_no_world_total_is_not_a_monopoly():
-    load_production()
-    # Aluminium smelting 2023: only the United States (750 kt) is in the file, no total.
-    answer = production_concentration(
-        mineral="aluminium", stage="refining", year=2023, product="aluminium"
-    )
+    row("United States", 750_000, country="US")  # one country, no total, no "Other"
+    answer = conc()
     assert answer.hhi is None and answer.low_coverage is True
     assert answer.coverage_pct is None
     assert "coverage unknown" in answer.note
+
+
+def test_the_reference_data_gives_2023_and_2024_for_every_usgs_table():
+    # USGS MCS 2025 world data release: every table of the file has both years, so each
+    # reads as a two-year series (2023 cobalt mining: DRC 175,000 of 237,960 t listed).
+    load_production()
+    cobalt = production_concentration(mineral="cobalt", stage="mining", year=2023)
+    drc = next(s for s in cobalt.shares if s.key == "CD")
+    assert drc.share_pct == pytest.approx(73.54, abs=0.01)
+    assert cobalt.hhi is not None and cobalt.low_coverage is False
+    for mineral, stage, product in (
+        ("manganese", "mining", None),
+        ("copper", "mining", "copper"),
+        ("copper", "refining", "copper"),
+        ("aluminium", "refining", "aluminium"),
+        ("aluminium", "refining", "alumina"),
+        ("aluminium", "mining", None),
+    ):
+        series = production_series(mineral=mineral, stage=stage, product=product)
+        assert [year for year, _ in series] == [2023, 2024], (mineral, stage, product)
+        assert all(c.hhi is not None for _, c in series), (mineral, stage, product)
 
 
 def test_a_series_gives_every_recorded_year_ascending_in_two_queries():
