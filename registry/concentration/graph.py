@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -161,13 +161,18 @@ def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None)
         WHERE r.buyer_id IN ({upstream}) AND r.mineral_id = %s AND {period}
     """
     with connection.cursor() as cursor:
+        if postgres:
+            # PostgreSQL returns a real boolean for `hypothetical` (SQLite would say 0),
+            # so psycopg can make each row an Edge in C, with no Python call per row.
+            cursor.cursor.row_factory = _edge_rows
         cursor.execute(sql, [len(STAGE_PREFIX) + 1, *upstream_params, mineral_id, *params])
         rows = cursor.fetchall()
-        # PostgreSQL returns a real boolean for `hypothetical` (SQLite would say 0), so
-        # its rows become Edges in C, with no Python call per row.
-        if postgres:
-            return list(map(partial(tuple.__new__, Edge), rows))
-        return [Edge(*r) for r in rows]
+        return rows if postgres else [Edge(*r) for r in rows]
+
+
+def _edge_rows(_cursor) -> Callable[[Sequence], Edge]:
+    """A psycopg row factory: each fetched row is made an Edge directly."""
+    return partial(tuple.__new__, Edge)
 
 
 def upstream_edges_per_tier(

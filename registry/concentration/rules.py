@@ -5,8 +5,7 @@ entities). Once a path meets one, the mass on it counts as meeting it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
-from operator import eq, itemgetter
+from operator import itemgetter
 
 import numpy as np
 
@@ -19,26 +18,32 @@ AnyEdgeTest = Callable[[Edge], bool]  # an EdgeTest, or `never`
 
 class EdgeColumns:
     """A trace's edges as columns, each made when a test first asks: a test then looks
-    at tens of thousands of edges in a few array operations, not a call per edge."""
+    at tens of thousands of edges in a few array operations, not a call per edge.
+    A text column (stage, country, material) is kept as codes into its few distinct
+    values, so that each test of it is one array lookup."""
 
     def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
         self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
-        self._columns: dict[str, list] = {}
+        self._coded: dict[str, tuple[np.ndarray, dict]] = {}
 
-    def _column(self, field: str) -> list:
-        if field not in self._columns:
-            self._columns[field] = list(map(itemgetter(Edge._fields.index(field)), self.edges))
-        return self._columns[field]
+    def _codes(self, field: str) -> tuple[np.ndarray, dict]:
+        """(each edge's code, value -> code) for one field, made once: both passes run
+        in C (`dict.fromkeys`, `map` over a dict's lookup)."""
+        if field not in self._coded:
+            column = list(map(itemgetter(Edge._fields.index(field)), self.edges))
+            table = {value: code for code, value in enumerate(dict.fromkeys(column))}
+            codes = np.fromiter(map(table.__getitem__, column), np.intp, len(column))
+            self._coded[field] = codes, table
+        return self._coded[field]
+
+    def among(self, field: str, values: Iterable) -> np.ndarray:
+        codes, table = self._codes(field)
+        wanted = np.zeros(len(table), dtype=bool)
+        wanted[[table[v] for v in values if v in table]] = True
+        return wanted[codes]
 
     def equals(self, field: str, value: str) -> np.ndarray:
-        column = self._column(field)
-        if value not in column:  # in C: most tests are met by few edges, or none
-            return np.zeros(len(column), dtype=bool)
-        return np.fromiter(map(partial(eq, value), column), bool, len(column))
-
-    def among(self, field: str, values: set) -> np.ndarray:
-        column = self._column(field)
-        return np.fromiter(map(values.__contains__, column), bool, len(column))
+        return self.among(field, (value,))
 
     def supplied_by(self, companies: set) -> np.ndarray:
         by_company = np.fromiter(map(companies.__contains__, self.nodes), bool, len(self.nodes))
