@@ -19,18 +19,24 @@ AnyEdgeTest = Callable[[Edge], bool]  # an EdgeTest, or `never`
 class EdgeColumns:
     """A trace's edges as columns, each made when a test first asks: a test then looks
     at tens of thousands of edges in a few array operations, not a call per edge.
-    A text column (stage, country, material) is kept as codes into its few distinct
-    values, so that each test of it is one array lookup."""
+    A column asked `among` (stage, country) is kept as codes into its few distinct
+    values, so that each further test of it is one array lookup."""
 
     def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
         self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
+        self._columns: dict[str, list] = {}
         self._coded: dict[str, tuple[np.ndarray, dict]] = {}
 
+    def _column(self, field: str) -> list:
+        if field not in self._columns:
+            self._columns[field] = list(map(itemgetter(Edge._fields.index(field)), self.edges))
+        return self._columns[field]
+
     def _codes(self, field: str) -> tuple[np.ndarray, dict]:
-        """(each edge's code, value -> code) for one field, made once: both passes run
+        """(each edge's code, value -> code) for one field, made once; both passes run
         in C (`dict.fromkeys`, `map` over a dict's lookup)."""
         if field not in self._coded:
-            column = list(map(itemgetter(Edge._fields.index(field)), self.edges))
+            column = self._column(field)
             table = {value: code for code, value in enumerate(dict.fromkeys(column))}
             codes = np.fromiter(map(table.__getitem__, column), np.intp, len(column))
             self._coded[field] = codes, table
@@ -43,6 +49,11 @@ class EdgeColumns:
         return wanted[codes]
 
     def equals(self, field: str, value: str) -> np.ndarray:
+        if field in self._coded:
+            return self.among(field, (value,))
+        column = self._column(field)
+        if value not in column:  # in C: a value most edges lack (black mass, say)
+            return np.zeros(len(column), dtype=bool)
         return self.among(field, (value,))
 
     def supplied_by(self, companies: set) -> np.ndarray:
@@ -107,11 +118,19 @@ def entity_sets(graph: Graph, rules: Iterable[Rule]) -> dict[str, set]:
     return out
 
 
-def _of_concern(info: CompanyInfo, p: dict) -> bool:
-    return info.name in p.get("companies", []) or (
-        info.state_owner in p.get("state_owner_countries", [])
-        and (info.state_pct is None or info.state_pct >= p.get("state_share_min_pct", 0))
-    )
+def concern_test(p: dict) -> Callable[[CompanyInfo], bool]:
+    """An entity of concern as the rule's params say: named, or held by a listed state
+    at or above the share (a state owner without a share counts). Params read once."""
+    named = set(p.get("companies", []))
+    owners = set(p.get("state_owner_countries", []))
+    least = p.get("state_share_min_pct", 0)
+
+    def test(info: CompanyInfo) -> bool:
+        return info.name in named or (
+            info.state_owner in owners and (info.state_pct is None or info.state_pct >= least)
+        )
+
+    return test
 
 
 def path_predicates(
@@ -122,10 +141,9 @@ def path_predicates(
     lacking: dict[str, set],
 ) -> tuple[dict[str, AnyEdgeTest], dict[str, LeafTest]]:
     # The entities of concern, found once over the companies rather than once per edge.
+    of_concern = concern_test(concern.params) if concern else None
     concern_ids = (
-        {cid for cid, info in graph.companies.items() if _of_concern(info, concern.params)}
-        if concern
-        else set()
+        {cid for cid, info in graph.companies.items() if of_concern(info)} if of_concern else set()
     )
 
     fta = set(ira.params["fta_countries"]) if ira else set()
