@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from django.db.models import (
     BooleanField,
@@ -187,16 +188,22 @@ class CoverageMap:
     """The counting attestations of many companies, read once; asked per company/stage.
     Attestations to standards not in force on the landscape's date are kept apart."""
 
-    def __init__(self, counted: Iterable[Counted], landscape: Landscape):
-        self.landscape = landscape
+    def __init__(self, counted: Iterable[Counted], landscape: Landscape | Callable[[], Landscape]):
+        self._landscape = landscape  # or how to load it: only read if an attestation counts
         self.by_company: dict[int, list[Counted]] = defaultdict(list)
         self.not_counted: dict[int, list[NotCounted]] = defaultdict(list)
         for item in counted:
-            apart = not_in_force(item.attestation_id, item.standard_id, landscape)
+            apart = not_in_force(item.attestation_id, item.standard_id, self.landscape)
             if apart is None:
                 self.by_company[item.company_id].append(item)
             else:
                 self.not_counted[item.company_id].append(apart)
+
+    @property
+    def landscape(self) -> Landscape:
+        if not isinstance(self._landscape, Landscape):
+            self._landscape = self._landscape()
+        return self._landscape
 
     def attestations(self, company_id: int, stages: Iterable[str | None] = (None,)):
         stages = list(stages)
@@ -225,7 +232,8 @@ def coverage_map(
 ) -> CoverageMap:
     """Which cells each of `companies` covers, for this requester, on this date, for this
     mineral (and, asked of the map, this stage): two queries, plus the landscape's of that
-    date unless one is passed in (it should be loaded for `on`)."""
+    date unless one is passed in (it should be loaded for `on`); one query when no
+    attestation counts."""
     queryset = attestations_in_scope(
         companies,
         requester=requester,
@@ -233,13 +241,14 @@ def coverage_map(
         mineral=mineral,
         independent_only=independent_only,
     )
-    stages = facility_stages(queryset)
-    rows = queryset.values_list("pk", "company_id", "standard_id", "type")
+    rows = list(queryset.values_list("pk", "company_id", "standard_id", "type"))
+    # No attestation counts (a synthetic or unattested graph): no stages, no landscape.
+    stages = facility_stages(queryset) if rows else {}
     counted = (
         Counted(pk, company, standard, kind, stages.get(pk, frozenset()))
         for pk, company, standard, kind in rows
     )
-    return CoverageMap(counted, landscape or load_landscape(on))
+    return CoverageMap(counted, landscape or partial(load_landscape, on))
 
 
 def standards_covering(cell: str, landscape: Landscape) -> list[int]:
