@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
-from itertools import count
+from itertools import compress, count
 from operator import itemgetter
 
 from django.db.models.expressions import RawSQL
@@ -299,18 +299,20 @@ def lacking_companies(
     )
     # Only companies with an attestation that counts can cover a cell: the stages and
     # cells of those alone are looked at, not of every supplier in a large graph.
-    attested = coverage.by_company.keys()
+    suppliers = set(suppliers)
+    attested = suppliers.intersection(coverage.by_company)
     stages: dict = defaultdict(set)
-    for edge in graph.edges:
-        if edge.supplier in attested:
+    if attested:  # their edges picked out in C: a few among 10^5 edges
+        of_attested = map(attested.__contains__, map(itemgetter(1), graph.edges))
+        for edge in compress(graph.edges, of_attested):
             stages[edge.supplier].add(edge.stage)
-    covered = {c: coverage.cells(c, stages[c] or [None]) for c in suppliers if c in attested}
-    none: set[str] = set()
-    return {cell: {c for c in suppliers if cell not in covered.get(c, none)} for cell in cells}
+    covered = {c: coverage.cells(c, stages[c] or [None]) for c in attested}
+    # All suppliers less the few covering the cell: a set difference, in C.
+    return {cell: suppliers - {c for c, has in covered.items() if cell in has} for cell in cells}
 
 
 def _evaluate(
-    graph: Graph, *, requester: Requester, cells: list[str], on: dt.date, thresholds: str | None
+    graph: Graph, *, requester: Requester, cells: list[str], on: dt.date, rule: Rule
 ) -> tuple[Trace, list[RuleResult]]:
     suppliers = {*map(itemgetter(1), graph.edges)} - {graph.buyer}  # in C: 10^5 edges
     by_kind = checked_rules()
@@ -326,7 +328,7 @@ def _evaluate(
         lacking={**lacking_companies(graph, suppliers, cells, requester, on), **entities},
         concern=concern,
         ira=ira,
-        rule=hhi_rule(thresholds),
+        rule=rule,
     )
     rules: list[RuleResult] = []
     if crma:
@@ -361,14 +363,13 @@ def supply_chain(
     on = checked_on or as_of or dt.date.today()
     # The collector paused throughout, not per step: between steps it would walk the
     # graph's tens of thousands of objects again at each collection.
+    rule = hhi_rule(thresholds)
     with paused_gc():
         graph = load_graph(buyer, mineral, as_of)
         if first_tier is not None:
             graph.edges = [e for e in graph.edges if e.buyer != buyer.pk or e.id in first_tier]
-        result, rules = _evaluate(
-            graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
-        )
-    return SupplyChain(result, rules, as_of, on, list(cells), hhi_rule(thresholds).code)
+        result, rules = _evaluate(graph, requester=requester, cells=list(cells), on=on, rule=rule)
+    return SupplyChain(result, rules, as_of, on, list(cells), rule.code)
 
 
 # --- What-if ------------------------------------------------------------------
@@ -605,7 +606,7 @@ def what_if(
         _add_source(scenario, spec, by_pk)
     on = checked_on or as_of or dt.date.today()
     result, rules = _evaluate(
-        graph, requester=requester, cells=list(cells), on=on, thresholds=thresholds
+        graph, requester=requester, cells=list(cells), on=on, rule=hhi_rule(thresholds)
     )
     after = SupplyChain(result, rules, as_of, on, list(cells), baseline.thresholds)
     return WhatIf(baseline, after, scenario.changes, compare(baseline, after))
