@@ -3,7 +3,10 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from registry.coverage import coverage_map
 from registry.models import Attestation
 from registry.querysets import Requester
 from registry.selectors import GRADE_LEVELS, company_coverage, grade_for
@@ -139,6 +142,23 @@ def test_gaps_are_expected_minus_covered_with_standards_that_close_them(refiner,
     for gap in coverage.gaps:
         if gap.element.key not in coverage.unclosable:
             assert set(gap.element.cells) & closed
+
+
+def test_companies_without_a_counting_attestation_cost_one_query_and_no_taxonomy_read(refiner, org):
+    """A large unattested graph (a trace's suppliers, say) is answered from the attestation
+    query alone; the landscape and the facilities' stages are read once one counts."""
+    others = [make_company(f"Unattested {i}") for i in range(3)]
+    ids = [c.pk for c in others]
+    with CaptureQueriesContext(connection) as ctx:
+        empty = coverage_map(ids, requester=PUBLIC, on=D("2025-01-01"))
+        assert empty.cells(others[0].pk) == set()
+    assert len(ctx.captured_queries) == 1
+    make_attestation(refiner, "irma", org)
+    with CaptureQueriesContext(connection) as ctx:
+        found = coverage_map([*ids, refiner.pk], requester=PUBLIC, on=D("2025-01-01"))
+        cells = found.cells(refiner.pk)
+    assert cells and cells == load_landscape().covered(Attestation.objects.get().standard_id)
+    assert len(ctx.captured_queries) > 2  # the attestations, their facilities, the landscape
 
 
 def test_a_company_with_nothing_has_every_expectation_as_a_gap_and_grade_none():
