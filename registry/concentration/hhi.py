@@ -90,19 +90,13 @@ def concentration_of(
     amounts: dict[str, float], labels: dict[str, str], rule: Rule, note: str = ""
 ) -> Concentration:
     total = sum(amounts.values())
-    shares = sorted(
-        (
-            Share(
-                key,
-                labels.get(key, key),
-                round(amount, 3),
-                round(100 * amount / total, 4) if total else 0.0,
-            )
-            for key, amount in amounts.items()
-            if amount > 0
-        ),
-        key=lambda s: (-s.amount, s.key),
-    )
+    # Largest (as shown, rounded) first, then by key: sorted as tuples, in C.
+    positive = ((key, amount) for key, amount in amounts.items() if amount > 0)
+    order = sorted((-round(amount, 3), key, amount) for key, amount in positive)
+    shares = [
+        Share(key, labels.get(key, key), -shown, round(100 * amount / total, 4) if total else 0.0)
+        for shown, key, amount in order
+    ]
     value = hhi(100 * amount / total for amount in amounts.values()) if total else 0.0
     return Concentration(shares, value, band_for(value, rule), round(total, 3), note)
 
