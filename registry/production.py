@@ -92,9 +92,11 @@ def _rows(path: Path):
             label = row["country"]
             kind = _kind(label)
             country = _country(label) if kind in ("country", "withheld") else ""
+            # 2024 is USGS's estimate throughout; 2023 where the data release says so.
+            estimated_2023 = (row.get("estimated_2023") or "").strip().lower() == "true"
             for year, column, estimated in (
                 (2024, "production_2024e_t", True),
-                (2023, "production_2023_t", False),
+                (2023, "production_2023_t", estimated_2023),
             ):
                 quantity = _quantity(row[column])
                 if quantity is None and kind != "withheld":

@@ -137,7 +137,7 @@ def test_a_year_with_one_country_and_no_world_total_is_not_a_monopoly():
     assert "coverage unknown" in answer.note
 
 
-def test_the_reference_data_gives_2023_and_2024_for_every_usgs_table():
+def test_every_usgs_table_reads_as_a_2023_2024_series_with_its_estimates_marked():
     # USGS MCS 2025 world data release: every table of the file has both years, so each
     # reads as a two-year series (2023 cobalt mining: DRC 175,000 of 237,960 t listed).
     load_production()
@@ -145,17 +145,29 @@ def test_the_reference_data_gives_2023_and_2024_for_every_usgs_table():
     drc = next(s for s in cobalt.shares if s.key == "CD")
     assert drc.share_pct == pytest.approx(73.54, abs=0.01)
     assert cobalt.hhi is not None and cobalt.low_coverage is False
-    for mineral, stage, product in (
+    tables = (
+        ("lithium", "mining", None),
+        ("cobalt", "mining", None),
+        ("nickel", "mining", None),
+        ("graphite", "mining", None),
         ("manganese", "mining", None),
         ("copper", "mining", "copper"),
         ("copper", "refining", "copper"),
-        ("aluminium", "refining", "aluminium"),
-        ("aluminium", "refining", "alumina"),
         ("aluminium", "mining", None),
-    ):
+        ("aluminium", "refining", "alumina"),
+        ("aluminium", "refining", "aluminium"),
+    )
+    for mineral, stage, product in tables:
         series = production_series(mineral=mineral, stage=stage, product=product)
         assert [year for year, _ in series] == [2023, 2024], (mineral, stage, product)
         assert all(c.hhi is not None for _, c in series), (mineral, stage, product)
+    # The release marks some 2023 figures as estimates (China's nickel), not others
+    # (Indonesia's); its cobalt table is estimated throughout.
+    nickel_2023 = ProductionStatistic.objects.filter(product="nickel", year=2023)
+    assert nickel_2023.get(country="CN").estimated is True
+    assert nickel_2023.get(country="ID").estimated is False
+    cobalt_2023 = ProductionStatistic.objects.filter(product="cobalt", year=2023, kind="country")
+    assert cobalt_2023.count() == 12 and all(row.estimated for row in cobalt_2023)
 
 
 def test_a_series_gives_every_recorded_year_ascending_in_two_queries():
