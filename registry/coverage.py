@@ -233,7 +233,7 @@ def coverage_map(
     """Which cells each of `companies` covers, for this requester, on this date, for this
     mineral (and, asked of the map, this stage): two queries, plus the landscape's of that
     date unless one is passed in (it should be loaded for `on`); one query when no
-    attestation counts."""
+    attestation is in scope."""
     queryset = attestations_in_scope(
         companies,
         requester=requester,

@@ -119,7 +119,7 @@ def test_china_refines_over_72_percent_of_the_worlds_cobalt_in_2023_and_2024():
 
 
 def test_indonesia_overtook_china_in_refined_nickel_and_graphite_stays_chinese():
-    indonesia, answer = share_of("nickel", "refining", 2024, "ID", NICKEL)
+    indonesia, _ = share_of("nickel", "refining", 2024, "ID", NICKEL)
     china, _ = share_of("nickel", "refining", 2024, "CN", NICKEL)
     assert indonesia == pytest.approx(42.86, abs=0.01) and indonesia > china
     # Battery-grade graphite: 1,851.9 of 2,037.2 kt in 2023.
