@@ -8,9 +8,9 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
-from itertools import compress, count
-from operator import itemgetter
+from itertools import count
 
+import numpy as np
 from django.db.models.expressions import RawSQL
 
 from config.errors import InvalidInput
@@ -30,7 +30,7 @@ from .concentration import (
     trace,
     upstream_sql,
 )
-from .concentration.graph import paused_gc
+from .concentration.graph import EdgeTable, paused_gc
 from .concentration.propagation import LazyFlows
 from .concentration.rules import entity_key as rule_entity_key
 from .concentration.rules import entity_sets
@@ -302,10 +302,11 @@ def lacking_companies(
     suppliers = set(suppliers)
     attested = suppliers.intersection(coverage.by_company)
     stages: dict = defaultdict(set)
-    if attested:  # their edges picked out in C: a few among 10^5 edges
-        of_attested = map(attested.__contains__, map(itemgetter(1), graph.edges))
-        for edge in compress(graph.edges, of_attested):
-            stages[edge.supplier].add(edge.stage)
+    if attested:  # their edges picked out over the columns: a few among 10^5 edges
+        edges = EdgeTable.of(graph.edges)
+        at = np.flatnonzero(edges.supplied_by(attested))
+        for p, supplier in zip(at.tolist(), edges.supplier[at].tolist(), strict=True):
+            stages[supplier].add(edges.stage[p])
     covered = {c: coverage.cells(c, stages[c] or [None]) for c in attested}
     # All suppliers less the few covering the cell: a set difference, in C.
     return {cell: suppliers - {c for c, has in covered.items() if cell in has} for cell in cells}
@@ -314,7 +315,8 @@ def lacking_companies(
 def _evaluate(
     graph: Graph, *, requester: Requester, cells: list[str], on: dt.date, rule: Rule
 ) -> tuple[Trace, list[RuleResult]]:
-    suppliers = {*map(itemgetter(1), graph.edges)} - {graph.buyer}  # in C: 10^5 edges
+    graph.edges = EdgeTable.of(graph.edges)  # a what-if's list, made columns once
+    suppliers = graph.edges.suppliers() - {graph.buyer}
     by_kind = checked_rules()
 
     def first(kind: str) -> Rule | None:
@@ -367,7 +369,9 @@ def supply_chain(
     with paused_gc():
         graph = load_graph(buyer, mineral, as_of)
         if first_tier is not None:
-            graph.edges = [e for e in graph.edges if e.buyer != buyer.pk or e.id in first_tier]
+            edges = EdgeTable.of(graph.edges)
+            keep = (edges.buyer != buyer.pk) | np.isin(edges.id, list(first_tier))
+            graph.edges = edges.take(keep)
         result, rules = _evaluate(graph, requester=requester, cells=list(cells), on=on, rule=rule)
     return SupplyChain(result, rules, as_of, on, list(cells), rule.code)
 
@@ -421,6 +425,7 @@ class _Scenario:
     def __init__(self, graph: Graph, keys: dict[str, str]):
         self.graph, self.keys = graph, keys
         self.changes: list[str] = []
+        self.added: list[Edge] = []  # hypothetical edges, joined to the graph's at the end
         self._edges, self._feeds = count(1), count(1)
 
     def node(self, ref, where: str = "add"):
@@ -442,7 +447,7 @@ class _Scenario:
         if (volume is not None and volume < 0) or (share is not None and not 0 <= share <= 100):
             raise ScenarioError("Volumes must be >= 0 and shares within 0-100%.", field=where)
         info = self.graph.companies.get(supplier)
-        self.graph.edges.append(
+        self.added.append(
             Edge(
                 f"what-if:{next(self._edges)}",
                 supplier,
@@ -588,13 +593,14 @@ def what_if(
     for c in new_companies:
         graph.companies[keys[c["key"]]] = CompanyInfo(c["legal_name"], c["country"], "", None)
         scenario.changes.append(f"new company {c['legal_name']} ({c['country']})")
-    known_ids = {e.id for e in graph.edges}
+    edges = EdgeTable.of(graph.edges)
+    known_ids = set(edges.id.tolist())
     missing = [r for r in remove if r not in known_ids]
     if missing:
         raise ScenarioError(
             f"Relationships not in this buyer's {mineral.code} graph: {missing}", field="remove"
         )
-    graph.edges = [e for e in graph.edges if e.id not in set(remove)]
+    graph.edges = edges.take(~np.isin(edges.id, list(remove))) if remove else edges
     scenario.changes += [f"removed relationship {r}" for r in remove]
     for spec in add:
         scenario.add_edge(spec)
@@ -604,6 +610,8 @@ def what_if(
     by_pk = {m.pk: m for m in mines.select_related("operator")}
     for spec in add_sources:
         _add_source(scenario, spec, by_pk)
+    if scenario.added:
+        graph.edges = EdgeTable.of([*graph.edges, *scenario.added])
     on = checked_on or as_of or dt.date.today()
     result, rules = _evaluate(
         graph, requester=requester, cells=list(cells), on=on, rule=hhi_rule(thresholds)

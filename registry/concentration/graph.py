@@ -1,17 +1,16 @@
 """A buyer's upstream supply graph, loaded in one recursive SQL query (plus a fixed
-handful for mines, owners and companies)."""
+handful for mines, owners and companies); its edges held as columns (EdgeTable)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
-from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
+import numpy as np
 from django.db import connection
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
@@ -32,7 +31,8 @@ from .flows import _in_period
 
 
 class Edge(NamedTuple):
-    """A tuple, not a dataclass: a trace loads tens of thousands of them."""
+    """One relationship as a trace reads it. A graph holds its edges as an EdgeTable
+    (columns) and makes an Edge only when one is asked for."""
 
     id: int | str
     supplier: int | str
@@ -43,6 +43,155 @@ class Edge(NamedTuple):
     material: str
     country: str  # the supplier facility's country, else the supplier's
     hypothetical: bool = False
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _ids(values: Sequence) -> np.ndarray:
+    """Ids as int64, or as objects where some are text (a what-if's new companies)."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array(values, dtype=object)
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    return np.array(values, dtype=float)  # None -> NaN
+
+
+def _optional(values: np.ndarray) -> list[float | None]:
+    return [None if v != v else v for v in values.tolist()]  # NaN -> None
+
+
+class EdgeTable(Sequence[Edge]):
+    """A graph's edges as columns, read as `Edge`s one at a time: a trace works on the
+    columns (numbers as arrays, NaN for a missing volume or share; text as lists), and
+    tens of thousands of tuples are made only when someone walks the edges."""
+
+    __slots__ = (
+        "id",
+        "supplier",
+        "buyer",
+        "volume",
+        "share",
+        "stage",
+        "material",
+        "country",
+        "hypothetical",
+    )
+
+    def __init__(
+        self,
+        id: np.ndarray,
+        supplier: np.ndarray,
+        buyer: np.ndarray,
+        volume: np.ndarray,
+        share: np.ndarray,
+        stage: list[str],
+        material: list[str],
+        country: list[str],
+        hypothetical: np.ndarray | None = None,
+    ):
+        self.id, self.supplier, self.buyer = id, supplier, buyer
+        self.volume, self.share = volume, share
+        self.stage, self.material, self.country = stage, material, country
+        self.hypothetical = (
+            hypothetical if hypothetical is not None else np.zeros(len(id), dtype=bool)
+        )
+
+    @classmethod
+    def of(cls, edges: Iterable[Edge]) -> EdgeTable:
+        """The table of a list of edges (or rows in Edge's order); a table as it is."""
+        if isinstance(edges, EdgeTable):
+            return edges
+        rows = list(edges)
+        if not rows:
+            return cls(_ids([]), _ids([]), _ids([]), _floats([]), _floats([]), [], [], [])
+        columns = list(zip(*rows, strict=True))
+        hypothetical = np.array(columns[8], dtype=bool) if len(columns) > 8 else None
+        return cls(
+            _ids(columns[0]),
+            _ids(columns[1]),
+            _ids(columns[2]),
+            _floats(columns[3]),
+            _floats(columns[4]),
+            list(columns[5]),
+            list(columns[6]),
+            list(columns[7]),
+            hypothetical,
+        )
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def take(self, mask: np.ndarray) -> EdgeTable:
+        """The edges where `mask` is true, in order."""
+        at = np.flatnonzero(mask)
+        stage, material, country = [
+            [column[p] for p in at.tolist()] for column in (self.stage, self.material, self.country)
+        ]
+        return EdgeTable(
+            self.id[at],
+            self.supplier[at],
+            self.buyer[at],
+            self.volume[at],
+            self.share[at],
+            stage,
+            material,
+            country,
+            self.hypothetical[at],
+        )
+
+    def suppliers(self) -> set[int | str]:
+        return set(self.supplier.tolist())
+
+    def supplied_by(self, companies: Collection) -> np.ndarray:
+        """Which edges one of `companies` supplies (ids; a what-if's may be text)."""
+        if self.supplier.dtype == object:
+            return np.fromiter(map(set(companies).__contains__, self.supplier.tolist()), bool)
+        return np.isin(self.supplier, [c for c in companies if isinstance(c, int)])
+
+    @overload
+    def __getitem__(self, index: int) -> Edge: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Edge]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self)[index]
+        volume, share = float(self.volume[index]), float(self.share[index])
+        return Edge(
+            _scalar(self.id[index]),
+            _scalar(self.supplier[index]),
+            _scalar(self.buyer[index]),
+            None if volume != volume else volume,
+            None if share != share else share,
+            self.stage[index],
+            self.material[index],
+            self.country[index],
+            bool(self.hypothetical[index]),
+        )
+
+    def __iter__(self) -> Iterator[Edge]:
+        columns = zip(
+            self.id.tolist(),
+            self.supplier.tolist(),
+            self.buyer.tolist(),
+            _optional(self.volume),
+            _optional(self.share),
+            self.stage,
+            self.material,
+            self.country,
+            self.hypothetical.tolist(),
+            strict=True,
+        )
+        return map(Edge._make, columns)
+
+    def __repr__(self) -> str:
+        return f"<EdgeTable of {len(self)} edges>"
 
 
 @dataclass(slots=True)  # slots: thousands per graph, fewer objects to collect
@@ -78,7 +227,7 @@ class CompanyInfo:
 class Graph:
     buyer: int | str
     mineral: str
-    edges: list[Edge]
+    edges: Sequence[Edge]  # an EdgeTable as loaded; a list where a caller edits them
     links: list[Link]
     mines: dict[int, MineInfo]
     companies: dict[int | str, CompanyInfo]
@@ -139,40 +288,69 @@ def upstream_sql(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> tu
     return sql, [*seeds, mineral_id, *params]
 
 
-def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> list[Edge]:
-    """Every edge upstream of the seeds for one mineral, in one recursive query, as
-    `Edge`s: the database casts the volumes to floats and cuts the stage's prefix, so
-    the rows need no conversion in Python."""
+def upstream_edges_cte(seeds: list[int], mineral_id: int, as_of: dt.date | None) -> EdgeTable:
+    """Every edge upstream of the seeds for one mineral, in one recursive query, as an
+    EdgeTable. On PostgreSQL each column comes back as one value (numbers packed as
+    8-byte binary, text joined by a separator) and is read straight into an array: no
+    tuple or number object per row. SQLite returns rows."""
     rel = SupplyRelationship._meta.db_table
     fac = Facility._meta.db_table
     cell = Cell._meta.db_table
     company = Company._meta.db_table
     upstream, upstream_params = upstream_sql(seeds, mineral_id, as_of)
     period, params = _period_sql("r", as_of)
-    postgres = connection.vendor == "postgresql"
-    sql = f"""
-        SELECT r.id, r.supplier_id, r.buyer_id, CAST(r.volume_t AS DOUBLE PRECISION),
-               CAST(r.share_pct AS DOUBLE PRECISION), SUBSTR(c.code, %s), r.material,
-               COALESCE(NULLIF(f.country, ''), s.country){", FALSE" if postgres else ""}
+    columns = [
+        "r.id",
+        "r.supplier_id",
+        "r.buyer_id",
+        "CAST(r.volume_t AS DOUBLE PRECISION)",
+        "CAST(r.share_pct AS DOUBLE PRECISION)",
+        "SUBSTR(c.code, %s)",
+        "r.material",
+        "COALESCE(NULLIF(f.country, ''), s.country)",
+    ]
+    source = f"""
         FROM {rel} r
         JOIN {cell} c ON c.id = r.stage_id
         JOIN {company} s ON s.id = r.supplier_id
         LEFT JOIN {fac} f ON f.id = r.supplier_facility_id
         WHERE r.buyer_id IN ({upstream}) AND r.mineral_id = %s AND {period}
     """
+    args = [len(STAGE_PREFIX) + 1, *upstream_params, mineral_id, *params]
     with connection.cursor() as cursor:
-        if postgres:
-            # PostgreSQL returns a real boolean for `hypothetical` (SQLite would say 0),
-            # so psycopg can make each row an Edge in C, with no Python call per row.
-            cursor.cursor.row_factory = _edge_rows
-        cursor.execute(sql, [len(STAGE_PREFIX) + 1, *upstream_params, mineral_id, *params])
-        rows = cursor.fetchall()
-        return rows if postgres else [Edge(*r) for r in rows]
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT {', '.join(_packed(columns))} {source}", args)
+            if (table := _unpacked(cursor.fetchone())) is not None:
+                return table
+            # Some text held the separator (no valid code does): read the rows instead.
+        cursor.execute(f"SELECT {', '.join(columns)} {source}", args)
+        return EdgeTable.of(cursor.fetchall())
 
 
-def _edge_rows(_cursor) -> Callable[[Sequence], Edge]:
-    """A psycopg row factory: each fetched row is made an Edge directly."""
-    return partial(tuple.__new__, Edge)
+SEPARATOR = "\x1f"  # ASCII unit separator: in no code, country or material
+
+
+def _packed(columns: list[str]) -> list[str]:
+    """Each selected column aggregated into one value: ids and numbers as big-endian
+    8-byte binary (NaN for a missing number), text joined by SEPARATOR. All the
+    aggregates of one query read the rows in the same order, so the columns line up."""
+    ids = [f"STRING_AGG(INT8SEND(CAST({c} AS BIGINT)), '')" for c in columns[:3]]
+    numbers = [f"STRING_AGG(FLOAT8SEND(COALESCE({c}, 'NaN')), '')" for c in columns[3:5]]
+    text = [f"STRING_AGG(COALESCE({c}, ''), CHR(31))" for c in columns[5:]]
+    return [*ids, *numbers, *text, "COUNT(*)"]
+
+
+def _unpacked(row: Sequence) -> EdgeTable | None:
+    """The packed columns read into a table; None if some text held the separator."""
+    *packed, count = row
+    if not count:
+        return EdgeTable.of([])
+    edge, supplier, buyer = (np.frombuffer(packed[i], ">i8").astype(np.int64) for i in range(3))
+    volume, share = (np.frombuffer(packed[i], ">f8").astype(float) for i in (3, 4))
+    stage, material, country = (packed[i].split(SEPARATOR) for i in (5, 6, 7))
+    if not len(stage) == len(material) == len(country) == count:
+        return None
+    return EdgeTable(edge, supplier, buyer, volume, share, stage, material, country)
 
 
 def upstream_edges_per_tier(
@@ -221,7 +399,7 @@ def upstream_edges_per_tier(
     return rows, queries
 
 
-def ids_subquery(ids: Iterable[int]) -> RawSQL:
+def ids_subquery(ids: Iterable[int | str]) -> RawSQL:
     """Known company ids as a subquery with one parameter (a PostgreSQL array, a JSON
     array on SQLite): the graph's companies are known once its edges are loaded, and
     the recursive query need not run again for each question asked of them."""
@@ -262,11 +440,12 @@ def _load_graph(
     buyer: Company, mineral: Mineral, as_of: dt.date | None, seeds: list[int], per_tier: bool
 ) -> Graph:
     if per_tier:
-        edges, queries = _per_tier_edges(seeds, mineral.pk, as_of)
+        rows, queries = _per_tier_edges(seeds, mineral.pk, as_of)
+        edges = EdgeTable.of(rows)
     else:
         edges, queries = upstream_edges_cte(seeds, mineral.pk, as_of), 1
     # The seeds and every supplier: the recursive query's company set, without rerunning it.
-    upstream = ids_subquery({*seeds, *map(itemgetter(1), edges)})  # in C: 10^5 edges
+    upstream = ids_subquery(edges.suppliers().union(seeds))
     links, mines = _links_and_mines(upstream, mineral, as_of)
     owner_ids = _add_owners(mines)
     named = {m.operator for m in mines.values() if m.operator is not None} | owner_ids

@@ -6,9 +6,10 @@ The steps, each a function: the edges that carry material to the buyer, cycles l
 company: `_inputs`); the mass pushed upstream (`propagate`); which edges meet each
 predicate (`edge_mask`) and the mass carried to where it is first met (`carry`); shares
 by mine (`mine_shares`) and at the processing stages (`processing_shares`); the flows
-(`flow_list`); and the Trace put together (`trace`). Companies are numbered and the
-pushes are numpy arrays over the edges: a trace walks tens of thousands of them, and a
-level's edges are pushed in a few array operations instead of a Python call each. The
+(`flow_list`); and the Trace put together (`trace`). The edges come as columns
+(graph.EdgeTable), companies are numbered and the pushes are numpy arrays over the edges:
+a trace walks tens of thousands of them, and a level's edges are pushed in a few array
+operations instead of a Python call each; an Edge is made only for a flow shown. The
 sums run in another order than a company-at-a-time walk, so the last bits of a share can
 differ; every figure as published (rounded) is the same (tests/test_registry_trace_rewrite).
 """
@@ -25,7 +26,7 @@ from operator import attrgetter, itemgetter
 import numpy as np
 
 from ..models import Rule
-from .graph import CompanyInfo, Edge, Graph, Link, MineInfo, paused_gc
+from .graph import CompanyInfo, Edge, EdgeTable, Graph, Link, MineInfo, paused_gc
 from .hhi import Concentration, _country_labels, concentration_of, hhi_rule
 from .rules import EdgeColumns, EdgeTest, never, path_predicates
 
@@ -92,7 +93,7 @@ class Names(dict):
 # --- Which edges: reachable from the buyer, cycles left out -------------------------
 
 
-def _by_buyer(edges: list[Edge]) -> defaultdict[Node, list[Edge]]:
+def _by_buyer(edges: Iterable[Edge]) -> defaultdict[Node, list[Edge]]:
     upstream: defaultdict[Node, list[Edge]] = defaultdict(list)
     for edge in edges:
         upstream[edge.buyer].append(edge)
@@ -239,16 +240,18 @@ class _Inputs:
     anomaly: dict[int, str]  # company number -> anomaly
 
 
-def _numbered(edges: list[Edge], links: list[Link], buyer: Node):
+def _numbered(edges: EdgeTable, links: list[Link], buyer: Node):
     """Numbers for the companies, the buyer 0: (companies by number, supplier and buyer
     numbers per edge, company number per link, how many companies the edges name)."""
     n = len(edges)
     try:  # company ids: numbered in C
+        if edges.supplier.dtype == object or edges.buyer.dtype == object:
+            raise TypeError
         ids = np.concatenate(
             [
                 np.array([buyer], dtype=np.int64),
-                np.fromiter(map(itemgetter(1), edges), np.int64, n),
-                np.fromiter(map(itemgetter(2), edges), np.int64, n),
+                edges.supplier,
+                edges.buyer,
                 np.fromiter((link.company for link in links), np.int64, len(links)),
             ]
         )
@@ -280,26 +283,25 @@ def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present) + low, place[ids - low]
 
 
-def _numbered_by_dict(edges: list[Edge], links: list[Link], buyer: Node):
+def _numbered_by_dict(edges: EdgeTable, links: list[Link], buyer: Node):
     index: dict[Node, int] = {buyer: 0}
     number = index.setdefault  # a new company gets the next number
 
     def numbers(nodes: Iterator[Node], n: int) -> np.ndarray:
         return np.fromiter((number(c, len(index)) for c in nodes), np.int64, n)
 
-    sup = numbers(map(itemgetter(1), edges), len(edges))
-    buy = numbers(map(itemgetter(2), edges), len(edges))
+    sup = numbers(iter(edges.supplier.tolist()), len(edges))
+    buy = numbers(iter(edges.buyer.tolist()), len(edges))
     in_edges = len(index)
     link_node = numbers((link.company for link in links), len(links))
     return list(index), sup, buy, link_node, in_edges
 
 
-def _inputs(edges: list[Edge], links: list[Link], n_nodes: int, buy, link_node) -> _Inputs:
+def _inputs(edges: EdgeTable, links: list[Link], n_nodes: int, buy, link_node) -> _Inputs:
     """`weights` for every company. The usual company (every input with a volume, none
     with a share) in arrays, its volumes summed edges first then links, in graph order,
     as `weights` adds them; any other through `weights` itself."""
-    volumes, shares = list(map(VOLUME, edges)), list(map(SHARE, edges))
-    volume = np.array(volumes, dtype=float)  # None -> NaN
+    volume = edges.volume  # NaN: none recorded
     link_volume = np.fromiter((link.volume for link in links), float, len(links))
     total = np.bincount(
         np.concatenate([buy, link_node]),
@@ -311,13 +313,15 @@ def _inputs(edges: list[Edge], links: list[Link], n_nodes: int, buy, link_node) 
         edge_share = np.where(fed[buy], volume / total[buy], 0.0)
         link_share = np.where(fed[link_node], link_volume / total[link_node], 0.0)
     out = _Inputs(edge_share, fed[buy], link_share, np.where(fed, 0.0, 1.0), {})
-    if None in volumes or shares.count(None) < len(shares):  # counted in C
-        odd_edges = np.isnan(volume) | ~np.isnan(np.array(shares, dtype=float))
+    odd_edges = np.isnan(volume) | ~np.isnan(edges.share)
+    if odd_edges.any():
         _odd_inputs(out, edges, links, n_nodes, buy[odd_edges], buy, link_node)
     return out
 
 
-def _odd_inputs(out: _Inputs, edges, links, n_nodes: int, odd_buyers, buy, link_node) -> None:
+def _odd_inputs(
+    out: _Inputs, edges: EdgeTable, links, n_nodes: int, odd_buyers, buy, link_node
+) -> None:
     odd = np.zeros(n_nodes, dtype=bool)
     odd[odd_buyers] = True
     edges_in: defaultdict[int, list[int]] = defaultdict(list)
@@ -340,7 +344,7 @@ def _odd_inputs(out: _Inputs, edges, links, n_nodes: int, odd_buyers, buy, link_
             out.anomaly[node] = w.anomaly
 
 
-def propagate(graph: Graph, edges: list[Edge], reachable: int | None) -> Pushes:
+def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
     """Kahn's order from the buyer, a level at a time: a company is processed once every
     edge it supplies through has brought it its mass. Incomplete when fewer than the
     `reachable` companies (None: all the edges name) were processed: a cycle, an edge
@@ -396,21 +400,25 @@ def propagate(graph: Graph, edges: list[Edge], reachable: int | None) -> Pushes:
     return out
 
 
-def acyclic_pushes(graph: Graph) -> tuple[list[Edge], list[Cycle], Pushes]:
+def acyclic_pushes(graph: Graph) -> tuple[EdgeTable, list[Cycle], Pushes]:
     """Most graphs, as loaded, have every edge reachable and no cycle: push first, and
     only if some company was never processed look for edges the buyer does not reach
-    (what-if seeds), then for cycles, and push again without them."""
-    pushes = propagate(graph, graph.edges, None)
+    (what-if seeds), then for cycles, and push again without them (those two walk the
+    edges one by one: rare, and never on a graph as loaded without a cycle)."""
+    table = EdgeTable.of(graph.edges)
+    pushes = propagate(graph, table, None)
     if pushes.complete:
-        return graph.edges, [], pushes
-    edges, _edges_in, reachable = _reachable(graph.buyer, graph.edges)
-    if len(edges) < len(graph.edges):
-        pushes = propagate(graph, edges, reachable)
+        return table, [], pushes
+    edges, _edges_in, reachable = _reachable(graph.buyer, list(table))
+    if len(edges) < len(table):
+        kept = EdgeTable.of(edges)
+        pushes = propagate(graph, kept, reachable)
         if pushes.complete:
-            return edges, [], pushes
+            return kept, [], pushes
     edges, cycles = _break_cycles(graph)
     edges, _edges_in, reachable = _reachable(graph.buyer, edges)
-    return edges, cycles, propagate(graph, edges, reachable)
+    kept = EdgeTable.of(edges)
+    return kept, cycles, propagate(graph, kept, reachable)
 
 
 # --- Predicates carried along the pushes --------------------------------------------
@@ -422,12 +430,12 @@ def edge_mask(columns: EdgeColumns, test: Callable[[Edge], bool]) -> np.ndarray:
         return test.mask(columns)
     if test is never:
         return np.zeros(len(columns.edges), dtype=bool)
-    return np.fromiter(map(test, columns.edges), bool, len(columns.edges))
+    return np.fromiter(map(test, columns.edges), bool, len(columns.edges))  # Edge by Edge
 
 
 def carry(
     pushes: Pushes,
-    edges: list[Edge],
+    edges: EdgeTable,
     links: list[Link],
     mines: dict[int, MineInfo],
     meets: np.ndarray,
@@ -461,7 +469,7 @@ def carry(
 
 def _met_flows(
     met_at: list[tuple[float, int, int]],
-    edges: list[Edge],
+    edges: EdgeTable,
     links: list[Link],
     mines: dict[int, MineInfo],
     flow_of: FlowMaker,
@@ -516,30 +524,32 @@ def mine_shares(graph: Graph, link_flow: list[float]) -> MineShares:
 @dataclass
 class ProcessingShares:
     country: dict[str, defaultdict[str, float]]  # stage -> country -> mass
-    edges: dict[str, list[tuple[Edge, float]]]  # stage -> its edges with mass, in order
+    edges: dict[str, list[tuple[int, float]]]  # stage -> its edges (positions) with mass
     refiners: defaultdict[str, float]
 
 
 def processing_shares(
-    flowing: Iterable[tuple[Edge, float]], labels: dict[str, str], names: Names
+    edges: EdgeTable, at: np.ndarray, edge_flow: np.ndarray, labels: dict[str, str], names: Names
 ) -> ProcessingShares:
-    """Where each processing step happens and who refines, from the edges with mass (in
-    edge order). Refiners' names are added to `labels`."""
+    """Where each processing step happens and who refines, from the edges at positions
+    `at` (in edge order) with their mass. Refiners' names are added to `labels`."""
     out = ProcessingShares(
         {s: defaultdict(float) for s in PROCESSING_STAGES},
         {s: [] for s in PROCESSING_STAGES},
         defaultdict(float),
     )
-    for edge, flow in flowing:
-        stage = edge.stage
+    stages, countries = edges.stage, edges.country
+    flowing = zip(at.tolist(), edge_flow[at].tolist(), edges.supplier[at].tolist(), strict=True)
+    for p, flow, supplier in flowing:
+        stage = stages[p]
         if stage not in out.country or not flow:
             continue
-        out.country[stage][edge.country] += flow
-        out.edges[stage].append((edge, flow))
+        out.country[stage][countries[p]] += flow
+        out.edges[stage].append((p, flow))
         if stage == "refining":
-            key = str(edge.supplier)
+            key = str(supplier)
             out.refiners[key] += flow
-            labels[key] = names[edge.supplier]
+            labels[key] = names[supplier]
     return out
 
 
@@ -616,9 +626,14 @@ def edge_flows(flowing: Iterable[tuple[Edge, float]], flow_of: FlowMaker) -> lis
     return [flow_of.edge(edge, flow) for edge, flow in flowing if flow]
 
 
+def _flows_at(edges: EdgeTable, at: list[tuple[int, float]], flow_of: FlowMaker):
+    """`edge_flows` of the edges at some positions, each made an Edge only now."""
+    return edge_flows(((edges[p], flow) for p, flow in at), flow_of)
+
+
 def flow_list(
     graph: Graph,
-    edges: list[Edge],
+    edges: EdgeTable,
     edge_flow: list[float],
     link_flow: list[float],
     flow_of: FlowMaker,
@@ -678,7 +693,7 @@ def _trace(
     # Only the processing steps with mass are looked at: a fraction of the edges.
     at = columns.among("stage", set(PROCESSING_STAGES)) & (pushes.edge_flow != 0)
     processing = processing_shares(
-        ((edges[p], edge_flow[p]) for p in np.flatnonzero(at).tolist()), by_mine.labels, names
+        edges, np.flatnonzero(at), pushes.edge_flow, by_mine.labels, names
     )
     anomalies = {f"{names[node]}: {anomaly}" for node, anomaly in pushes.anomalies}
     refining = processing.country["refining"]
@@ -722,7 +737,7 @@ def _trace(
             s: {c: _pct(v) for c, v in d.items()} for s, d in processing.country.items()
         },
         stage_flows={
-            s: LazyFlows(partial(edge_flows, group, flow_of))
+            s: LazyFlows(partial(_flows_at, edges, group, flow_of))
             for s, group in processing.edges.items()
         },
         predicate_pct={p: _pct(v) for p, v in met.items()},

@@ -5,32 +5,28 @@ entities). Once a path meets one, the mass on it counts as meeting it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from operator import itemgetter
 
 import numpy as np
 
 from ..models import Rule
-from .graph import CompanyInfo, Edge, Graph, MineInfo
+from .graph import CompanyInfo, Edge, EdgeTable, Graph, MineInfo
 
 LeafTest = Callable[[MineInfo], bool]
 AnyEdgeTest = Callable[[Edge], bool]  # an EdgeTest, or `never`
 
 
 class EdgeColumns:
-    """A trace's edges as columns, each made when a test first asks: a test then looks
-    at tens of thousands of edges in a few array operations, not a call per edge.
-    A column asked `among` (stage, country) is kept as codes into its few distinct
-    values, so that each further test of it is one array lookup."""
+    """A trace's text columns (stage, material, country) as tests ask them: a test then
+    looks at tens of thousands of edges in a few array operations, not a call per edge.
+    A column asked `among` is kept as codes into its few distinct values, so that each
+    further test of it is one array lookup."""
 
-    def __init__(self, edges: list[Edge], supplier: np.ndarray, nodes: list):
+    def __init__(self, edges: EdgeTable, supplier: np.ndarray, nodes: list):
         self.edges, self.supplier, self.nodes = edges, supplier, nodes  # numbers, companies
-        self._columns: dict[str, list] = {}
         self._coded: dict[str, tuple[np.ndarray, dict]] = {}
 
-    def _column(self, field: str) -> list:
-        if field not in self._columns:
-            self._columns[field] = list(map(itemgetter(Edge._fields.index(field)), self.edges))
-        return self._columns[field]
+    def _column(self, field: str) -> list[str]:
+        return getattr(self.edges, field)
 
     def _codes(self, field: str) -> tuple[np.ndarray, dict]:
         """(each edge's code, value -> code) for one field, made once; both passes run
