@@ -94,7 +94,22 @@ def test_a_table_keeps_text_ids_missing_figures_and_hypothetical_edges():
 def test_only_int_companies_are_matched_among_numbered_suppliers():
     table = EdgeTable.of([Edge(1, 10, 20, 1.0, None, "mining", "intermediate", "CD")])
     assert table.supplied_by({10, "new:plant"}).tolist() == [True]
+    assert table.supplied_by({np.int64(10)}).tolist() == [True]
     assert table.supplied_by(set()).tolist() == [False]
+
+
+def test_a_text_id_that_looks_like_a_number_is_never_taken_for_that_company():
+    rows = [Edge("12", "34", 20, 1.0, None, "refining", "refined_chemical", "US", True)]
+    table = EdgeTable.of(rows)
+    assert list(table) == rows and table[0].supplier == "34"
+    assert table.suppliers() == {"34"}
+
+
+def test_a_table_equals_the_list_of_its_edges_and_rows_come_in_the_order_asked():
+    rows = [Edge(i, 10 + i, 20, float(i), None, "mining", "intermediate", "CD") for i in range(4)]
+    table = EdgeTable.of(rows)
+    assert table == rows and table == EdgeTable.of(list(rows)) and table != rows[:3]
+    assert table.rows([3, 0, 2]) == [rows[3], rows[0], rows[2]] and table.rows([]) == []
 
 
 def test_text_holding_the_column_separator_still_reads_back_whole():

@@ -2,8 +2,8 @@
 time in topological order, then each path predicate carried along the same levels.
 
 The steps, each a function: the edges that carry material to the buyer, cycles left out
-(`acyclic_pushes`); each company's inputs weighted (`weights`, in arrays for the usual
-company: `_inputs`); the mass pushed upstream (`propagate`); which edges meet each
+(`acyclic_pushes`); every company's inputs weighted at once, in arrays (`_inputs`); the
+mass pushed upstream (`propagate`); which edges meet each
 predicate (`edge_mask`) and the mass carried to where it is first met (`carry`); shares
 by mine (`mine_shares`) and at the processing stages (`processing_shares`); the flows
 (`flow_list`); and the Trace put together (`trace`). The edges come as columns
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 
 import numpy as np
 
@@ -31,7 +31,6 @@ from .hhi import Concentration, _country_labels, concentration_of, hhi_rule
 from .rules import EdgeColumns, EdgeTest, never, path_predicates
 
 PROCESSING_STAGES = ("refining", "cathode")
-VOLUME, SHARE = itemgetter(3), itemgetter(4)  # Edge fields, read in C
 
 Node = int | str
 EdgesIn = defaultdict[Node, list[Edge]]
@@ -132,6 +131,26 @@ def _break_cycles(graph: Graph) -> tuple[list[Edge], list[Cycle]]:
     return [e for e in graph.edges if e.id not in back], cycles
 
 
+def _reachable_edges(pushes: Pushes) -> tuple[np.ndarray, int]:
+    """Which edges carry material towards the buyer (what-if seeds may add others), over
+    the numbered companies of a first push, and how many companies they reach, the
+    buyer included."""
+    n_nodes = len(pushes.nodes)
+    order = np.argsort(pushes.buy, kind="stable")
+    count = np.bincount(pushes.buy, minlength=n_nodes)
+    first = np.cumsum(count) - count
+    seen = np.zeros(n_nodes, dtype=bool)
+    seen[0] = True
+    frontier = np.zeros(1, dtype=np.int64)
+    while frontier.size:
+        n = count[frontier]
+        runs = np.repeat(first[frontier] - (np.cumsum(n) - n), n) + np.arange(n.sum())
+        suppliers = pushes.sup[order[runs]]
+        frontier = np.unique(suppliers[~seen[suppliers]])
+        seen[frontier] = True
+    return seen[pushes.buy], int(seen.sum())
+
+
 def _reachable(buyer: Node, edges: list[Edge]) -> tuple[list[Edge], EdgesIn, int]:
     """Only edges that carry material towards the buyer (what-if seeds may add others),
     grouped by buyer too, and how many companies they reach, the buyer included."""
@@ -149,61 +168,6 @@ def _reachable(buyer: Node, edges: list[Edge]) -> tuple[list[Edge], EdgesIn, int
 
 
 # --- Weights and the mass pushed upstream ----------------------------------------
-
-
-@dataclass(slots=True)
-class Weights:
-    """A company's inputs and each one's share of its supply, in the order pushed
-    (parallel lists: no tuple per edge)."""
-
-    edges: list[Edge]
-    shares: list[float]
-    links: list[Link]
-    link_shares: list[float]
-    unexplained: float
-    anomaly: str = ""
-
-
-def weights(edges_in: list[Edge], links_in: list[Link]) -> Weights:
-    """Reported shares first, the rest split by volume among the edges without a share
-    and the mine links; what neither explains is untraced."""
-    if not edges_in:  # a company fed by mines alone, or by nothing recorded
-        total = sum([link.volume for link in links_in])
-        if total > 0:
-            return Weights([], [], list(links_in), [v.volume / total for v in links_in], 0.0)
-        return Weights([], [], [], [], 1)
-    volumes = list(map(VOLUME, edges_in))
-    if list(map(SHARE, edges_in)).count(None) == len(edges_in) and None not in volumes:
-        return _volume_weights(edges_in, volumes, links_in)
-    anomaly = ""
-    explicit = [e for e in edges_in if e.share is not None]
-    shares = [share / 100 for e in explicit if (share := e.share) is not None]
-    total_explicit = sum(shares)
-    if total_explicit > 1:
-        anomaly = "reported shares exceed 100%; scaled down"
-        shares = [w / total_explicit for w in shares]
-        total_explicit = 1.0
-    rest = 1 - total_explicit
-    by_volume = [e for e in edges_in if e.share is None and e.volume is not None]
-    volumes = [v for e in by_volume if (v := e.volume) is not None]
-    # One sum, edges then links, as the shares were always added up.
-    total_volume = sum([*volumes, *(link.volume for link in links_in)])
-    if total_volume > 0 and rest > 0:
-        shares += [rest * v / total_volume for v in volumes]
-        link_shares = [rest * link.volume / total_volume for link in links_in]
-        return Weights(explicit + by_volume, shares, list(links_in), link_shares, 0.0, anomaly)
-    return Weights(explicit, shares, [], [], rest, anomaly)
-
-
-def _volume_weights(edges_in: list[Edge], volumes: list[float], links_in: list[Link]) -> Weights:
-    """`weights` when every edge has a volume and none a share, the usual case, without
-    its passes over the edges: the same divisions in the same order."""
-    total_volume = sum([*volumes, *(link.volume for link in links_in)])
-    if total_volume > 0:
-        shares = [v / total_volume for v in volumes]  # rest is 1: 1 * v is v, exactly
-        link_shares = [link.volume / total_volume for link in links_in]
-        return Weights(edges_in, shares, list(links_in), link_shares, 0.0)
-    return Weights([], [], [], [], 1)
 
 
 @dataclass
@@ -297,51 +261,41 @@ def _numbered_by_dict(edges: EdgeTable, links: list[Link], buyer: Node):
     return list(index), sup, buy, link_node, in_edges
 
 
+SCALED_DOWN = "reported shares exceed 100%; scaled down"
+
+
 def _inputs(edges: EdgeTable, links: list[Link], n_nodes: int, buy, link_node) -> _Inputs:
-    """`weights` for every company. The usual company (every input with a volume, none
-    with a share) in arrays, its volumes summed edges first then links, in graph order,
-    as `weights` adds them; any other through `weights` itself."""
-    volume = edges.volume  # NaN: none recorded
-    link_volume = np.fromiter((link.volume for link in links), float, len(links))
-    total = np.bincount(
-        np.concatenate([buy, link_node]),
-        weights=np.concatenate([np.nan_to_num(volume), link_volume]),
-        minlength=n_nodes,
-    )
-    fed = total > 0
+    """Each company's inputs weighted, all companies at once over the columns: reported
+    shares first (scaled down where they add up to more than 100%), the rest split by
+    volume among the edges without a share and the mine links; what neither explains
+    is untraced. Sums run edges then links, each in graph order, and each weight is
+    (rest * volume) / total: the same floating-point operations, in the same order, as
+    a company-at-a-time walk (tests/trace_reference.py)."""
+    volume, reported = edges.volume, edges.share  # NaN: none recorded
+    explicit = ~np.isnan(reported)
+    by_volume = ~explicit & ~np.isnan(volume)
+    share = np.where(explicit, reported / 100, 0.0)
+    total_explicit = np.bincount(buy[explicit], weights=share[explicit], minlength=n_nodes)
+    over = total_explicit > 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        edge_share = np.where(fed[buy], volume / total[buy], 0.0)
-        link_share = np.where(fed[link_node], link_volume / total[link_node], 0.0)
-    out = _Inputs(edge_share, fed[buy], link_share, np.where(fed, 0.0, 1.0), {})
-    odd_edges = np.isnan(volume) | ~np.isnan(edges.share)
-    if odd_edges.any():
-        _odd_inputs(out, edges, links, n_nodes, buy[odd_edges], buy, link_node)
-    return out
-
-
-def _odd_inputs(
-    out: _Inputs, edges: EdgeTable, links, n_nodes: int, odd_buyers, buy, link_node
-) -> None:
-    odd = np.zeros(n_nodes, dtype=bool)
-    odd[odd_buyers] = True
-    edges_in: defaultdict[int, list[int]] = defaultdict(list)
-    for position in np.flatnonzero(odd[buy]).tolist():
-        edges_in[int(buy[position])].append(position)
-    links_in: defaultdict[int, list[int]] = defaultdict(list)
-    for position in np.flatnonzero(odd[link_node]).tolist():
-        links_in[int(link_node[position])].append(position)
-    for node, positions in edges_in.items():
-        w = weights([edges[p] for p in positions], [links[p] for p in links_in[node]])
-        at = {edges[p].id: p for p in positions}
-        out.edge_share[positions] = 0.0
-        out.pushed[positions] = False
-        for edge, share in zip(w.edges, w.shares, strict=True):
-            out.edge_share[at[edge.id]] = share
-            out.pushed[at[edge.id]] = True
-        out.link_share[links_in[node]] = w.link_shares or 0.0
-        out.unexplained[node] = w.unexplained
-        if w.anomaly:
-            out.anomaly[node] = w.anomaly
+        if over.any():
+            share = np.where(explicit & over[buy], share / total_explicit[buy], share)
+            total_explicit = np.where(over, 1.0, total_explicit)
+        rest = 1 - total_explicit
+        link_volume = np.fromiter((link.volume for link in links), float, len(links))
+        total = np.bincount(
+            np.concatenate([buy[by_volume], link_node]),
+            weights=np.concatenate([volume[by_volume], link_volume]),
+            minlength=n_nodes,
+        )
+        fed = (total > 0) & (rest > 0)
+        by_volume &= fed[buy]
+        edge_share = np.where(
+            explicit, share, np.where(by_volume, rest[buy] * volume / total[buy], 0.0)
+        )
+        link_share = np.where(fed[link_node], rest[link_node] * link_volume / total[link_node], 0.0)
+    anomaly = dict.fromkeys(np.flatnonzero(over).tolist(), SCALED_DOWN)
+    return _Inputs(edge_share, explicit | by_volume, link_share, np.where(fed, 0.0, rest), anomaly)
 
 
 def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
@@ -409,9 +363,9 @@ def acyclic_pushes(graph: Graph) -> tuple[EdgeTable, list[Cycle], Pushes]:
     pushes = propagate(graph, table, None)
     if pushes.complete:
         return table, [], pushes
-    edges, _edges_in, reachable = _reachable(graph.buyer, list(table))
-    if len(edges) < len(table):
-        kept = EdgeTable.of(edges)
+    reached, reachable = _reachable_edges(pushes)
+    if not reached.all():
+        kept = table.take(reached)
         pushes = propagate(graph, kept, reachable)
         if pushes.complete:
             return kept, [], pushes
@@ -477,8 +431,10 @@ def _met_flows(
     """Where a predicate is first met, largest first as shown (rounded), ties edges then
     mine links in graph order."""
     met_at.sort(key=lambda m: (-round(100 * m[0], 4), m[1], m[2]))
+    at = [p for _, kind, p in met_at if kind == 0]
+    rows = dict(zip(at, edges.rows(at), strict=True))
     return [
-        flow_of.edge(edges[p], f) if kind == 0 else flow_of.link(links[p], mines[links[p].mine], f)
+        flow_of.edge(rows[p], f) if kind == 0 else flow_of.link(links[p], mines[links[p].mine], f)
         for f, kind, p in met_at
     ]
 
@@ -628,7 +584,8 @@ def edge_flows(flowing: Iterable[tuple[Edge, float]], flow_of: FlowMaker) -> lis
 
 def _flows_at(edges: EdgeTable, at: list[tuple[int, float]], flow_of: FlowMaker):
     """`edge_flows` of the edges at some positions, each made an Edge only now."""
-    return edge_flows(((edges[p], flow) for p, flow in at), flow_of)
+    rows = edges.rows([p for p, _ in at])
+    return edge_flows(zip(rows, [flow for _, flow in at], strict=True), flow_of)
 
 
 def flow_list(
