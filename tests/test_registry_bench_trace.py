@@ -30,6 +30,21 @@ def test_bench_trace_prints_both_runs_and_ends_with_the_ratio_to_the_floor():
     assert (Company.objects.count(), SupplyRelationship.objects.count()) == before
 
 
+def test_bench_trace_can_record_relationships_as_shares_of_the_buyers_supply():
+    load_rules()
+    out = io.StringIO()
+    call_command("bench_trace", sizes="300:2000", repeat=1, reported_shares=1, stdout=out)
+    text = out.getvalue()
+    assert "relationships with a reported share, not a volume: 100%" in text
+    assert re.search(r"trace / floor: \d+\.\d\dx\n?$", text)
+    assert not SupplyRelationship.objects.exists()  # rolled back
+
+
+def test_bench_trace_refuses_a_share_fraction_outside_0_to_1():
+    with pytest.raises(CommandError, match="reported-shares"):
+        call_command("bench_trace", reported_shares=1.5, stdout=io.StringIO())
+
+
 def test_bench_trace_names_bad_sizes():
     with pytest.raises(CommandError, match="companies:relationships"):
         call_command("bench_trace", sizes="300x2000", stdout=io.StringIO())

@@ -150,9 +150,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--repeat", type=int, default=3)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--reported-shares",
+            type=float,
+            default=0.0,
+            help="fraction of relationships recorded with a share of the buyer's supply "
+            "instead of a volume (0-1; default 0)",
+        )
 
-    def handle(self, *args, companies, relationships, sizes, repeat, seed, **options):
+    def handle(
+        self, *args, companies, relationships, sizes, repeat, seed, reported_shares, **options
+    ):
         plan = parse_sizes(sizes) if sizes else [(companies, relationships)]
+        if not 0 <= reported_shares <= 1:
+            raise CommandError("--reported-shares: a fraction from 0 to 1")
+        self.reported_shares = reported_shares
         runs = []
         for n_companies, n_edges in plan:
             run = Run(n_companies, n_edges)
@@ -171,8 +183,12 @@ class Command(BaseCommand):
 
     # --- Building -----------------------------------------------------------------
 
+    reported_shares = 0.0
+
     def build(self, n_companies: int, n_edges: int, rng: random.Random) -> int:
-        """The synthetic graph; returns the buyer (the first vehicle maker)."""
+        """The synthetic graph; returns the buyer (the first vehicle maker). A fraction
+        `reported_shares` of the relationships carry a share (1-40%, so that a buyer's
+        shares often add up to more than 100%) instead of a volume."""
         cobalt = Mineral.objects.get(code="cobalt")
         stages = {
             c.code.split(".", 1)[1]: c.pk
@@ -242,8 +258,8 @@ class Command(BaseCommand):
                 "material": "intermediate",
                 "volume_t": 1,
             },
-            ["supplier_id", "buyer_id", "stage_id", "volume_t"],
-            self.edges(tiers, n_edges, stages, rng),
+            ["supplier_id", "buyer_id", "stage_id", "volume_t", "share_pct"],
+            self.edges(tiers, n_edges, stages, rng, self.reported_shares),
         )
         if connection.vendor == "postgresql":  # fresh statistics for the planner
             with connection.cursor() as cursor:
@@ -252,12 +268,16 @@ class Command(BaseCommand):
         return tiers[-1][0]
 
     @staticmethod
-    def edges(tiers, n_edges, stages, rng) -> Iterator[tuple]:
+    def edges(tiers, n_edges, stages, rng, reported_shares: float = 0.0) -> Iterator[tuple]:
         for (lower, upper), split, (stage, _) in zip(
             zip(tiers, tiers[1:], strict=False), EDGE_SPLIT, TIERS, strict=False
         ):
             for _ in range(int(n_edges * split)):
-                yield rng.choice(lower), rng.choice(upper), stages[stage], rng.randint(1, 500)
+                supplier, buyer = rng.choice(lower), rng.choice(upper)
+                if reported_shares and rng.random() < reported_shares:
+                    yield supplier, buyer, stages[stage], None, rng.randint(1, 40)
+                else:
+                    yield supplier, buyer, stages[stage], rng.randint(1, 500), None
 
     # --- Measuring ----------------------------------------------------------------
 
@@ -350,6 +370,10 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{'companies / relationships':<42}{head}")
         for r in runs:
             self.stdout.write(f"  upstream of the buyer ({r.companies:,}): {r.upstream}")
+        if self.reported_shares:
+            self.stdout.write(
+                f"  relationships with a reported share, not a volume: {self.reported_shares:.0%}"
+            )
         self.stdout.write(f"median of {repeat}, ms (queries)")
         for name, label in self.LABELS.items():
             cells = ""
