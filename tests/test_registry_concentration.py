@@ -329,6 +329,37 @@ def test_ira_30d_critical_mineral_share_against_the_years_percentage(chain, day,
         assert "ended" in ira.detail
 
 
+@pytest.mark.parametrize("other_inputs", ["full_share", "zero_volume"])
+def test_a_supplier_whose_other_sale_carries_nothing_still_passes_its_mass_upstream(
+    other_inputs,
+):
+    """V buys half from B and half from S. B's supply is fully explained without S (a
+    reported 100% from R, or S's edge is B's only input and has no volume), so S's sale
+    to B carries none of V's supply. S must still pass on the half it sells V: it was
+    once held back waiting for that empty edge, and its mine's half vanished."""
+    v = make_company("Vehicle Maker", stages=("vehicle",), country="DE")
+    b = make_company("Blender", country="KR")
+    s = make_company("Second Refiner", country="FI")
+    r = make_company("Refiner", country="CN")
+    supply(b, v, stage_code="cathode", volume=10, material="cathode_material")
+    supply(s, v, volume=10)
+    if other_inputs == "full_share":
+        supply(r, b, share=100)
+        supply(s, b, volume=5)
+    else:
+        supply(s, b, volume=0)
+    source(mine("M-CN", "CN"), plant(r, "CN"), 50)
+    source(mine("M-FI", "FI"), plant(s, "FI"), 50)
+    result = supply_chain(v, Mineral.objects.get(code="cobalt"), requester=Requester.anonymous())
+    countries = {x.key: x.amount for x in result.trace.mine_country.shares}
+    if other_inputs == "full_share":
+        assert countries == pytest.approx({"CN": 0.5, "FI": 0.5})
+        assert result.trace.untraced_pct == 0
+    else:  # B's half is unexplained (its only input has no volume); S's half is traced
+        assert countries == pytest.approx({"FI": 0.5})
+        assert result.trace.untraced_pct == pytest.approx(50.0)
+
+
 def test_a_cycle_is_reported_with_its_path_and_not_followed_forever():
     v = make_company("Loop Buyer", stages=("vehicle",))
     a = make_company("Loop A")

@@ -149,7 +149,8 @@ def trace(
             if isinstance(item, Edge):
                 edge_mass[item.id] = edge_mass.get(item.id, 0) + flow
                 mass[item.supplier] += flow
-                depth[item.supplier] = max(depth.get(item.supplier, 0), depth[node] + 1)
+                if node in depth:  # tiers count only edges drawn on from the buyer
+                    depth[item.supplier] = max(depth.get(item.supplier, 0), depth[node] + 1)
                 for p in names:
                     carried = open_mass[p][node] * w
                     if not carried:
@@ -159,9 +160,6 @@ def trace(
                         met_flows[p].append(_edge_flow(item, carried, name))
                     else:
                         open_mass[p][item.supplier] += carried
-                downstream_count[item.supplier] -= 1
-                if downstream_count[item.supplier] == 0:
-                    ready.append(item.supplier)
             else:
                 link_mass[item.id] = link_mass.get(item.id, 0) + flow
                 mine = graph.mines[item.mine]
@@ -170,6 +168,12 @@ def trace(
                     if carried and leaf_tests[p](mine):
                         met[p] += carried
                         met_flows[p].append(_link_flow(item, mine, carried, name))
+        # Every edge into the node has now delivered, those it does not draw on with no
+        # mass: none may hold its supplier back.
+        for edge in edges_in[node]:
+            downstream_count[edge.supplier] -= 1
+            if downstream_count[edge.supplier] == 0:
+                ready.append(edge.supplier)
 
     # Shares by mine (country, operator, equity), from mass reaching the mines.
     by_country: dict[str, float] = defaultdict(float)

@@ -174,8 +174,9 @@ def _reachable(buyer: Node, edges: list[Edge]) -> tuple[list[Edge], EdgesIn, int
 class Pushes:
     """The mass pushed upstream, as arrays over the edges pushed (`edges`, in order) and
     the graph's mine links, companies numbered from the buyer's 0. `levels`: level by
-    level from the buyer, the positions of the edges pushed then, by buyer; a company is
-    processed on the level after the last of the edges it supplies through."""
+    level from the buyer, the positions of the edges pushed then, by buyer (an edge its
+    buyer does not draw on among them, carrying 0); a company is processed on the level
+    after the last of the edges it supplies through."""
 
     nodes: list[Node]  # the companies by number
     sup: np.ndarray  # per edge: the supplier's number
@@ -300,10 +301,12 @@ def _inputs(edges: EdgeTable, links: list[Link], n_nodes: int, buy, link_node) -
 
 def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
     """Kahn's order from the buyer, a level at a time: a company is processed once every
-    edge it supplies through has brought it its mass. Incomplete when fewer than the
-    `reachable` companies (None: all the edges name) were processed: a cycle, an edge
-    from a company the buyer does not reach, or only edges with neither share nor
-    volume."""
+    edge it supplies through has brought it its mass, which is none for an edge its
+    buyer does not draw on (its reported shares already make 100%, or it has no volume
+    to go by): that edge still counts as delivered once its buyer is processed, so the
+    supplier passes on what its other sales bring. Incomplete when fewer than the
+    `reachable` companies (None: all the edges name) were processed: a cycle, or an edge
+    from a company the buyer does not reach."""
     links = graph.links
     nodes, sup, buy, link_node, in_edges = _numbered(edges, links, graph.buyer)
     n_nodes = len(nodes)
@@ -315,17 +318,18 @@ def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
     if waiting[0]:  # the buyer supplies a company upstream of it: a cycle
         out.complete = False
         return out
-    # The pushed edges grouped by buyer (stable: in edge order within a buyer).
-    pushed = np.flatnonzero(inputs.pushed)
-    by_buyer = pushed[np.argsort(buy[pushed], kind="stable")]
-    count = np.bincount(buy[pushed], minlength=n_nodes)
+    # The edges grouped by buyer (stable: in edge order within a buyer); those not pushed
+    # carry a share of 0.
+    by_buyer = np.argsort(buy, kind="stable")
+    count = np.bincount(buy, minlength=n_nodes)
     first = np.cumsum(count) - count
     mass = np.zeros(n_nodes)
     mass[0] = 1.0
     depth = np.zeros(n_nodes, dtype=np.int64)
+    drawn = np.zeros(n_nodes, dtype=bool)  # reached by edges drawn on from the buyer
+    drawn[0] = True
     processed = out.processed
     frontier = np.zeros(1, dtype=np.int64)
-    level = 0
     while frontier.size:
         processed[frontier] = True
         n = count[frontier]
@@ -336,8 +340,10 @@ def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
         at = by_buyer[runs]
         suppliers = sup[at]
         np.add.at(mass, suppliers, mass[buy[at]] * out.edge_share[at])
-        level += 1
-        depth[suppliers] = level
+        # Tiers count the edges drawn on from the buyer, not those carrying nothing.
+        live = inputs.pushed[at] & drawn[buy[at]]
+        np.maximum.at(depth, suppliers[live], depth[buy[at[live]]] + 1)
+        drawn[suppliers[live]] = True
         np.subtract.at(waiting, suppliers, 1)
         out.levels.append(at)
         reached = np.unique(suppliers)
