@@ -123,6 +123,17 @@ def test_rewritten_trace_matches_the_original_on_random_graphs(seed):
     assert new.flows and new.edge_count > 10
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6, 11, 12])
+def test_every_unit_of_the_buyers_supply_ends_at_a_mine_or_untraced(seed):
+    """Nothing vanishes on the way upstream, whatever the graph holds: shares past 100%,
+    edges a buyer does not draw on, zero volumes, cycles."""
+    load_rules()
+    buyer = random_graph(random.Random(seed))
+    result = trace(load_graph(buyer, Mineral.objects.get(code="cobalt")))
+    at_mines = sum(f.share_pct for f in result.flows if f.kind == "source")
+    assert at_mines + result.untraced_pct == pytest.approx(100, abs=0.01)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_both_loaders_read_the_same_graph(seed):
     load_rules()
