@@ -175,6 +175,28 @@ def test_a_changed_input_serves_the_kept_answer_as_stale_and_one_job_refreshes_i
     assert after["stale"] is False and after["shares"][0]["lacking"] == 2
 
 
+def test_answers_kept_before_the_trace_fix_are_served_stale_and_refreshed(
+    api, keep_everything, django_capture_on_commit_callbacks
+):
+    """Migration 0016: an answer the older trace computed is not served as fresh."""
+    import importlib
+
+    from django.apps import apps
+
+    org = make_org("Logger")
+    cobalt_refiners(5, org, verified=2)
+    before = kept_answer(api, GAPS, django_capture_on_commit_callbacks)
+    migration = importlib.import_module(
+        "registry.migrations.0016_kept_results_stale_after_trace_fix"
+    )
+    migration.make_kept_results_stale(apps, None)
+    with django_capture_on_commit_callbacks(execute=True) as jobs:
+        stale = api.get(GAPS).json()
+    assert stale["stale"] is True and stale["computed_at"] == before["computed_at"]
+    assert len(jobs) == 1
+    assert api.get(GAPS).json()["stale"] is False
+
+
 def test_a_lost_refresh_job_is_enqueued_again_after_the_timeout(
     api, keep_everything, settings, django_capture_on_commit_callbacks
 ):
