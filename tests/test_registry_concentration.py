@@ -5,8 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from registry.concentration import flow_concentration, hhi, production_concentration
-from registry.models import Facility, MinedSource, MineOwnership, SourceLink, SupplyRelationship
+from registry.concentration import flow_concentration, hhi, production_concentration, trace
+from registry.concentration.graph import CompanyInfo, Edge, Graph, Link, MineInfo
+from registry.models import (
+    Facility,
+    MinedSource,
+    MineOwnership,
+    Rule,
+    SourceLink,
+    SupplyRelationship,
+)
 from registry.production import load_production
 from registry.querysets import Requester
 from registry.reference import load_rules
@@ -360,6 +368,24 @@ def test_a_supplier_whose_other_sale_carries_nothing_still_passes_its_mass_upstr
         assert result.trace.untraced_pct == pytest.approx(50.0)
 
 
+def test_tiers_and_anomalies_count_only_where_the_buyers_supply_passes():
+    """V takes all its supply from R by reported share; its volume purchase from B
+    carries none of it. B's own suppliers (whose reported shares exceed 100%) are
+    neither a tier of V's supply nor an anomaly of it."""
+    v = make_company("Vehicle Maker", stages=("vehicle",), country="DE")
+    r, b = make_company("Refiner", country="CN"), make_company("Blender", country="KR")
+    c1, c2 = make_company("Upstream 1", country="FI"), make_company("Upstream 2", country="FI")
+    supply(r, v, share=100)
+    supply(b, v, volume=10)
+    supply(c1, b, share=80)
+    supply(c2, b, share=80)
+    source(mine("M-CN", "CN"), plant(r, "CN"), 50)
+    result = supply_chain(v, Mineral.objects.get(code="cobalt"), requester=Requester.anonymous())
+    assert result.trace.tiers == 1
+    assert result.trace.anomalies == []
+    assert {x.key: x.amount for x in result.trace.mine_country.shares} == pytest.approx({"CN": 1.0})
+
+
 def test_a_cycle_is_reported_with_its_path_and_not_followed_forever():
     v = make_company("Loop Buyer", stages=("vehicle",))
     a = make_company("Loop A")
@@ -440,3 +466,40 @@ def test_every_rule_names_its_largest_flows_first(chain):
     for r in named:
         shares = [f.share_pct for f in r.flows]
         assert shares == sorted(shares, reverse=True), r.name
+
+
+def _graph(edges, links, mines):
+    ids = {e.supplier for e in edges} | {e.buyer for e in edges}
+    companies = {c: CompanyInfo(f"Company {c}", "CN", "", None) for c in ids}
+    return Graph(1, "cobalt", edges, links, mines, companies)
+
+
+def _mines(*countries):
+    return {
+        i: MineInfo(f"Mine {i}", c, "industrial", False, None, "") for i, c in enumerate(countries)
+    }
+
+
+BAND = Rule(code="doj", kind="hhi_bands", params={"moderate_from": 1500, "high_above": 2500})
+
+
+@pytest.mark.parametrize(
+    "shares", [(70, 20, 10), (34, 56, 10)], ids=["0.9999999999999999", "1.0000000000000002"]
+)
+def test_reported_shares_making_100_percent_only_up_to_float_rounding_make_100_percent(shares):
+    """In this order 70% + 20% + 10% adds up to 0.9999999999999999 as floats, and 34% +
+    56% + 10% to 1.0000000000000002: neither leaves a sliver for the buyer's volume
+    purchase (no tier, no 0% flow, no second mine country) nor is 'scaled down'."""
+    edges = [
+        Edge(10 + i, 2 + i, 1, None, float(share), "refining", "refined_chemical", "CN")
+        for i, share in enumerate(shares)
+    ]
+    edges += [
+        Edge(20, 5, 1, 10.0, None, "refining", "refined_chemical", "FI"),
+        Edge(21, 6, 5, 10.0, None, "mining", "intermediate", "AU"),
+    ]
+    links = [Link(30 + c, 0, c, 5.0) for c in (2, 3, 4)] + [Link(40, 1, 6, 5.0)]
+    result = trace(_graph(edges, links, _mines("CN", "AU")), rule=BAND)
+    assert [s.key for s in result.mine_country.shares] == ["CN"]
+    assert result.tiers == 1 and result.anomalies == [] and result.untraced_pct == 0
+    assert all(f.share_pct > 0 for f in result.flows)

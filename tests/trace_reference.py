@@ -1,6 +1,9 @@
-"""The trace as it was computed before it was rewritten for speed (registry.concentration
-.propagation at commit db55b8a, one loop over dataclasses): the judge that the rewrite
-gives the same results, kept only for tests."""
+"""The trace computed the plain way, a company at a time over dataclasses (as
+registry.concentration.propagation was at commit db55b8a, before it was rewritten for
+speed, with the rules changed since in both: an edge its buyer does not draw on no
+longer holds its supplier back; shares within WHOLE of 100% make 100%; tiers and
+anomalies count only where supply passes): the judge that the fast trace gives the same
+results, kept only for tests."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from registry.concentration.graph import CompanyInfo, Edge, Graph, Link, MineInfo
 from registry.concentration.hhi import _country_labels, concentration_of, hhi_rule
-from registry.concentration.propagation import PROCESSING_STAGES, Cycle, FlowMass, Trace
+from registry.concentration.propagation import PROCESSING_STAGES, WHOLE, Cycle, FlowMass, Trace
 from registry.concentration.rules import path_predicates
 from registry.models import Rule
 
@@ -76,11 +79,11 @@ def _weights(
     anomalies = []
     explicit = [(e, e.share / 100) for e in edges_in if e.share is not None]
     total_explicit = sum(w for _, w in explicit)
-    if total_explicit > 1:
+    if total_explicit > 1 + WHOLE:
         anomalies.append("reported shares exceed 100%; scaled down")
         explicit = [(e, w / total_explicit) for e, w in explicit]
         total_explicit = 1.0
-    rest = 1 - total_explicit
+    rest = 0.0 if total_explicit >= 1 - WHOLE else 1 - total_explicit
     by_volume: list[tuple[Edge | Link, float]] = [
         (e, e.volume) for e in edges_in if e.share is None and e.volume is not None
     ]
@@ -142,14 +145,15 @@ def trace(
         node = ready.pop()
         m = mass[node]
         weighted, unexplained, notes = _weights(edges_in[node], links_in[node])
-        anomalies += [f"{name(node)}: {n}" for n in notes]
+        if m > 0:  # a company the buyer does not draw on is not its concern
+            anomalies += [f"{name(node)}: {n}" for n in notes]
         untraced += m * unexplained
         for item, w in weighted:
             flow = m * w
             if isinstance(item, Edge):
                 edge_mass[item.id] = edge_mass.get(item.id, 0) + flow
                 mass[item.supplier] += flow
-                if node in depth:  # tiers count only edges drawn on from the buyer
+                if m > 0 and w > 0:  # tiers count edges carrying some of the supply
                     depth[item.supplier] = max(depth.get(item.supplier, 0), depth[node] + 1)
                 for p in names:
                     carried = open_mass[p][node] * w
