@@ -35,7 +35,6 @@ from .rules import EdgeColumns, EdgeTest, never, path_predicates
 PROCESSING_STAGES = ("refining", "cathode")
 
 Node = int | str
-EdgesIn = defaultdict[Node, list[Edge]]
 NO_EDGES: list[Edge] = []  # read only
 NO_LINKS: list[Link] = []
 
@@ -133,40 +132,27 @@ def _break_cycles(graph: Graph) -> tuple[list[Edge], list[Cycle]]:
     return [e for e in graph.edges if e.id not in back], cycles
 
 
-def _reachable_edges(pushes: Pushes) -> tuple[np.ndarray, int]:
-    """Which edges carry material towards the buyer (what-if seeds may add others), over
-    the numbered companies of a first push, and how many companies they reach, the
-    buyer included."""
-    n_nodes = len(pushes.nodes)
-    order = np.argsort(pushes.buy, kind="stable")
-    count = np.bincount(pushes.buy, minlength=n_nodes)
+def _runs(first: np.ndarray, count: np.ndarray, frontier: np.ndarray) -> np.ndarray:
+    """Positions, in edges grouped by buyer, of the frontier companies' runs of edges,
+    end to end (`first`/`count`: each company's run's start and length)."""
+    n = count[frontier]
+    return np.repeat(first[frontier] - (np.cumsum(n) - n), n) + np.arange(n.sum())
+
+
+def _reachable_edges(sup: np.ndarray, buy: np.ndarray, n_nodes: int) -> tuple[np.ndarray, int]:
+    """Which edges carry material towards the buyer (company 0; what-if seeds may add
+    others), and how many companies they reach, the buyer included."""
+    order = np.argsort(buy, kind="stable")
+    count = np.bincount(buy, minlength=n_nodes)
     first = np.cumsum(count) - count
     seen = np.zeros(n_nodes, dtype=bool)
     seen[0] = True
     frontier = np.zeros(1, dtype=np.int64)
     while frontier.size:
-        n = count[frontier]
-        runs = np.repeat(first[frontier] - (np.cumsum(n) - n), n) + np.arange(n.sum())
-        suppliers = pushes.sup[order[runs]]
+        suppliers = sup[order[_runs(first, count, frontier)]]
         frontier = np.unique(suppliers[~seen[suppliers]])
         seen[frontier] = True
-    return seen[pushes.buy], int(seen.sum())
-
-
-def _reachable(buyer: Node, edges: list[Edge]) -> tuple[list[Edge], EdgesIn, int]:
-    """Only edges that carry material towards the buyer (what-if seeds may add others),
-    grouped by buyer too, and how many companies they reach, the buyer included."""
-    upstream = _by_buyer(edges)
-    seen, stack = {buyer}, [buyer]
-    while stack:
-        for edge in upstream[stack.pop()]:
-            if edge.supplier not in seen:
-                seen.add(edge.supplier)
-                stack.append(edge.supplier)
-    if upstream.keys() <= seen:  # every buyer reached: keep all
-        return edges, upstream, len(seen)
-    kept = defaultdict(list, {b: group for b, group in upstream.items() if b in seen})
-    return [e for e in edges if e.buyer in seen], kept, len(seen)
+    return seen[buy], int(seen.sum())
 
 
 # --- Weights and the mass pushed upstream ----------------------------------------
@@ -337,12 +323,9 @@ def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
     frontier = np.zeros(1, dtype=np.int64)
     while frontier.size:
         processed[frontier] = True
-        n = count[frontier]
-        if not n.sum():
+        if not count[frontier].sum():
             break
-        # Each frontier company's run of edges in `by_buyer`, end to end.
-        runs = np.repeat(first[frontier] - (np.cumsum(n) - n), n) + np.arange(n.sum())
-        at = by_buyer[runs]
+        at = by_buyer[_runs(first, count, frontier)]
         suppliers = sup[at]
         np.add.at(mass, suppliers, mass[buy[at]] * out.edge_share[at])
         # Tiers count the edges that carry some of the buyer's supply.
@@ -369,21 +352,23 @@ def propagate(graph: Graph, edges: EdgeTable, reachable: int | None) -> Pushes:
 def acyclic_pushes(graph: Graph) -> tuple[EdgeTable, list[Cycle], Pushes]:
     """Most graphs, as loaded, have every edge reachable and no cycle: push first, and
     only if some company was never processed look for edges the buyer does not reach
-    (what-if seeds), then for cycles, and push again without them (those two walk the
-    edges one by one: rare, and never on a graph as loaded without a cycle)."""
+    (what-if seeds), then for cycles, and push again without them (the cycles are found
+    walking the edges one by one: rare, and never on a graph as loaded without one)."""
     table = EdgeTable.of(graph.edges)
     pushes = propagate(graph, table, None)
     if pushes.complete:
         return table, [], pushes
-    reached, reachable = _reachable_edges(pushes)
+    reached, reachable = _reachable_edges(pushes.sup, pushes.buy, len(pushes.nodes))
     if not reached.all():
         kept = table.take(reached)
         pushes = propagate(graph, kept, reachable)
         if pushes.complete:
             return kept, [], pushes
     edges, cycles = _break_cycles(graph)
-    edges, _edges_in, reachable = _reachable(graph.buyer, edges)
-    kept = EdgeTable.of(edges)
+    acyclic = EdgeTable.of(edges)
+    nodes, sup, buy, *_ = _numbered(acyclic, graph.links, graph.buyer)
+    reached, reachable = _reachable_edges(sup, buy, len(nodes))
+    kept = acyclic.take(reached)
     return kept, cycles, propagate(graph, kept, reachable)
 
 
